@@ -1,0 +1,88 @@
+"""Application assembly: Settings → Bot (session on TELEGRAM_API_URL) → Dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.access import AccessMiddleware
+from bot.config import Settings
+from bot.i18n import create_i18n
+from bot.middlewares import DbSessionMiddleware, LocaleMiddleware
+from storage.db import create_engine, create_sessionmaker
+
+
+def create_bot(settings: Settings, token: str | None = None) -> Bot:
+    token = token or settings.bot_token
+    if not token:
+        raise ValueError("BOT_TOKEN is required to create a bot")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_fsm_storage(settings: Settings) -> BaseStorage:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
+def create_dispatcher(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    from handlers import setup_routers
+
+    dp = Dispatcher(storage=storage or create_fsm_storage(settings))
+    dp["settings"] = settings
+    dp["sessionmaker"] = sessionmaker
+    dp["i18n"] = i18n
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(AccessMiddleware())
+    LocaleMiddleware(i18n).setup(dp)
+    dp.include_router(setup_routers())
+    return dp
+
+
+@dataclass
+class Application:
+    """Everything one bot process needs; built by `build_application`, closed by `close`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    bot: Bot
+    dispatcher: Dispatcher
+
+    _closed: bool = False
+
+    async def close(self) -> None:
+        """Release the bot session, FSM storage and engine (safe to call twice)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.dispatcher.storage.close()
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def build_application(settings: Settings, token: str | None = None) -> Application:
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    i18n = create_i18n(settings.default_locale)
+    bot = create_bot(settings, token)
+    dp = create_dispatcher(settings, sessionmaker, i18n)
+    return Application(settings, engine, sessionmaker, i18n, bot, dp)

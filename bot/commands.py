@@ -1,0 +1,51 @@
+"""The chat commands of each role: one table feeds /help and setMyCommands."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
+
+from storage.enums import Role
+
+# Telegram's setMyCommands takes two-letter ISO 639-1 codes.
+TELEGRAM_LANGUAGE_CODES = {"zh_Hans": "zh", "ko": "ko", "en": "en"}
+
+PUBLIC: list[tuple[str, LazyProxy]] = [
+    ("start", __("开始使用，或用邀请码绑定身份")),
+    ("help", __("查看可用命令")),
+    ("language", __("切换语言")),
+]
+
+ROLE_COMMANDS: dict[Role, list[tuple[str, LazyProxy]]] = {
+    Role.HOUSEHOLD: [],
+    Role.CADRE: [],
+    Role.ADMIN: [],
+}
+
+
+def commands_for(role: Role | None) -> list[tuple[str, LazyProxy]]:
+    return PUBLIC + (ROLE_COMMANDS.get(role, []) if role else [])
+
+
+def bot_commands(role: Role | None, i18n: I18n, locale: str) -> list[BotCommand]:
+    with i18n.use_locale(locale):
+        return [BotCommand(command=name, description=str(text)) for name, text in commands_for(role)]
+
+
+async def register_default_commands(bot: Bot, i18n: I18n) -> None:
+    """The public menu for every language (and the default language without a code)."""
+    for locale in i18n.available_locales:
+        await bot.set_my_commands(
+            bot_commands(None, i18n, locale),
+            scope=BotCommandScopeDefault(),
+            language_code=TELEGRAM_LANGUAGE_CODES.get(locale),
+        )
+    await bot.set_my_commands(bot_commands(None, i18n, i18n.default_locale), scope=BotCommandScopeDefault())
+
+
+async def register_chat_commands(bot: Bot, i18n: I18n, chat_id: int, role: Role | None, locale: str) -> None:
+    """The menu of one chat after it is bound to a role or changes language."""
+    await bot.set_my_commands(bot_commands(role, i18n, locale), scope=BotCommandScopeChat(chat_id=chat_id))

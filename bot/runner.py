@@ -1,0 +1,78 @@
+"""Running the bot: long polling or an aiohttp webhook server, with start-up checks."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.app import Application
+from bot.commands import register_default_commands
+from storage.db import ensure_migrated
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhook"
+
+
+async def on_startup(app: Application) -> None:
+    me = await app.bot.get_me()
+    log.info("bot @%s started", me.username)
+    await register_default_commands(app.bot, app.i18n)
+
+
+async def run_polling(app: Application) -> None:
+    """Long polling until cancelled. Refuses to start on an unmigrated database."""
+    await ensure_migrated(app.engine)
+    try:
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        await on_startup(app)
+        await app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
+    finally:
+        await app.close()
+
+
+def build_webhook_app(app: Application) -> web.Application:
+    """aiohttp app serving POST /webhook; requests without the right
+    X-Telegram-Bot-Api-Secret-Token header get 401 (checked by aiogram's handler)."""
+    settings = app.settings
+    web_app = web.Application()
+    handler = SimpleRequestHandler(
+        dispatcher=app.dispatcher, bot=app.bot, secret_token=settings.webhook_secret
+    )
+    handler.register(web_app, path=WEBHOOK_PATH)
+
+    async def _startup(bot: Bot, **_: object) -> None:
+        await on_startup(app)
+        await bot.set_webhook(
+            url=f"{settings.webhook_url}{WEBHOOK_PATH}",
+            secret_token=settings.webhook_secret,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+        )
+
+    async def _health(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app.dispatcher.startup.register(_startup)
+    web_app.router.add_get("/healthz", _health)
+    setup_application(web_app, app.dispatcher, bot=app.bot)
+    return web_app
+
+
+async def run_webhook(app: Application) -> None:
+    await ensure_migrated(app.engine)
+    web_app = build_webhook_app(app)
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)
+    try:
+        await site.start()
+        log.info("webhook server listening on %s:%s", app.settings.webhook_host, app.settings.webhook_port)
+        import asyncio
+
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await app.close()
