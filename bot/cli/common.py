@@ -51,6 +51,7 @@ def setup_logging(verbose: bool = False) -> None:
     )
     # aiogram logs every update at INFO with user ids; keep that out of the logs by default.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
