@@ -31,7 +31,7 @@ def commands_for(role: Role | None) -> list[tuple[str, LazyProxy]]:
 
 
 def bot_commands(role: Role | None, i18n: I18n, locale: str) -> list[BotCommand]:
-    with i18n.use_locale(locale):
+    with i18n.context(), i18n.use_locale(locale):
         return [BotCommand(command=name, description=str(text)) for name, text in commands_for(role)]
 
 

@@ -13,5 +13,20 @@ def setup_routers() -> Router:
     from handlers import binding, common, errors, fallback
 
     root = Router(name="root")
-    root.include_routers(errors.router, binding.router, common.router, fallback.router)
+    routers = (errors.router, binding.router, common.router, fallback.router)
+    for router in routers:
+        _detach(router)
+    root.include_routers(*routers)
     return root
+
+
+def _detach(router: Router) -> None:
+    """Free a module-level router from a previous root.
+
+    aiogram lets a router have one parent; a process that builds a second dispatcher
+    (tests, the sandbox after a restart) would otherwise fail with 'already attached'.
+    """
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None
