@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 
 from aiogram import Bot
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -29,7 +31,8 @@ async def run_polling(app: Application) -> None:
     try:
         await app.bot.delete_webhook(drop_pending_updates=False)
         await on_startup(app)
-        await app.dispatcher.start_polling(app.bot, handle_signals=False, close_bot_session=False)
+        # aiogram stops polling gracefully on SIGINT/SIGTERM (finishing updates in progress).
+        await app.dispatcher.start_polling(app.bot, handle_signals=True, close_bot_session=False)
     finally:
         await app.close()
 
@@ -70,9 +73,11 @@ async def run_webhook(app: Application) -> None:
     try:
         await site.start()
         log.info("webhook server listening on %s:%s", app.settings.webhook_host, app.settings.webhook_port)
-        import asyncio
-
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
     finally:
         await runner.cleanup()
         await app.close()
