@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from storage.enums import CadreLevel, PovertyCause
-from storage.models import Cadre, Household, Pairing
+from storage.models import Cadre, Household, Pairing, Region
 from storage.repositories.regions import RegionRepository, subtree_clause
-from storage.models import Region
 
 
 async def test_region_chain_and_subtree(session):
