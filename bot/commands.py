@@ -17,6 +17,7 @@ PUBLIC: list[tuple[str, LazyProxy]] = [
     ("start", __("开始使用，或用邀请码绑定身份")),
     ("help", __("查看可用命令")),
     ("language", __("切换语言")),
+    ("whoami", __("查看我绑定的身份")),
 ]
 
 ROLE_COMMANDS: dict[Role, list[tuple[str, LazyProxy]]] = {
