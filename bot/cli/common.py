@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings, load_settings
-from storage.db import DatabaseError
+from storage.db import DatabaseError, create_engine, create_sessionmaker, ensure_migrated
 
 T = TypeVar("T")
 
@@ -42,6 +44,21 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         fail(str(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+@asynccontextmanager
+async def migrated_database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory on DATABASE_URL, after checking the schema is at head.
+
+    Raises DatabaseError (one line: unreachable / not migrated); the engine is disposed
+    on the way out whatever happens.
+    """
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_migrated(engine)
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 def setup_logging(verbose: bool = False) -> None:

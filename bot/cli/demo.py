@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from bot.cli.common import CliError, run_async, settings_or_exit
+from bot.cli.common import CliError, migrated_database, run_async, settings_or_exit
 
 
 @click.command("demo-data")
@@ -23,7 +23,6 @@ def command(do_upgrade: bool, database_url: str | None) -> None:
         from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
         from bot.demo import load_demo_data
-        from storage.db import create_engine, create_sessionmaker, ensure_migrated
         from storage.migrate import upgrade_async
 
         if do_upgrade:
@@ -32,16 +31,12 @@ def command(do_upgrade: bool, database_url: str | None) -> None:
             except (OperationalError, DBAPIError, OSError) as exc:
                 name = type(getattr(exc, "orig", None) or exc).__name__
                 raise CliError(f"database unreachable: {name}: check DATABASE_URL") from None
-        engine = create_engine(settings.database_url)
         try:
-            await ensure_migrated(engine)
-            async with create_sessionmaker(engine)() as session:
+            async with migrated_database(settings) as sessionmaker, sessionmaker() as session:
                 summary = await load_demo_data(session, datetime.now(settings.tz).date())
         except SQLAlchemyError as exc:
             name = type(getattr(exc, "orig", None) or exc).__name__
             raise CliError(f"loading the demo data failed: {name}") from None
-        finally:
-            await engine.dispose()
         return summary.line()
 
     click.echo(run_async(_main()))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import CliError, run_async, settings_or_exit
+from bot.cli.common import CliError, migrated_database, run_async, settings_or_exit
 from storage.importer.columns import KINDS
 
 MAX_SHOWN = 200
@@ -35,15 +35,12 @@ def command(kind: str, file: Path, skip_invalid: bool, dry_run: bool, quiet: boo
     progress = not quiet and sys.stderr.isatty()
 
     async def _main() -> int:
-        from storage.db import create_engine, create_sessionmaker, ensure_migrated
         from storage.importer import ImportDatabaseError, ImportFileError, import_file
 
-        engine = create_engine(settings.database_url)
-        try:
-            await ensure_migrated(engine)
+        async with migrated_database(settings) as sessionmaker:
             try:
                 report = await import_file(
-                    create_sessionmaker(engine),
+                    sessionmaker,
                     kind,
                     file,
                     skip_invalid=skip_invalid,
@@ -54,8 +51,6 @@ def command(kind: str, file: Path, skip_invalid: bool, dry_run: bool, quiet: boo
                 )
             except (ImportFileError, ImportDatabaseError) as exc:
                 raise CliError(str(exc)) from None
-        finally:
-            await engine.dispose()
 
         for error in report.errors:
             click.echo(str(error), err=True)

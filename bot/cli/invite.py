@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.common import CliError, fail, run_async, settings_or_exit
+from bot.cli.common import CliError, fail, migrated_database, run_async, settings_or_exit
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -172,43 +172,37 @@ async def _single(
         qr_png,
         resolve_bot_username,
     )
-    from storage.db import create_engine, create_sessionmaker, ensure_migrated
 
     try:
         username = await resolve_bot_username(settings)
     except InvitationError as exc:
         raise CliError(str(exc)) from None
-    engine = create_engine(settings.database_url)
-    try:
-        await ensure_migrated(engine)
-        async with create_sessionmaker(engine)() as session:
-            try:
-                if household is not None:
-                    target = await household_target(session, household)
-                elif cadre is not None:
-                    target = await cadre_target(session, cadre)
-                else:
-                    target = await admin_target(session, admin or "")
-            except InvitationError as exc:
-                raise CliError(str(exc)) from None
-            issued = await create_invitation(session, target, ttl_days=ttl, actor="cli")
-            link = invite_link(username, issued.code)
-            if qr is None:
-                await session.commit()
-                return link
-            try:
-                _write(qr, qr_png(link))
-            except OSError as exc:
-                raise CliError(f"--qr: cannot write {qr}: {exc.strerror or exc}") from None
-            try:
-                await session.commit()
-            except BaseException:
-                _remove(qr)
-                raise
-            click.echo(f"QR image written to {qr}", err=True)
+    async with migrated_database(settings) as sessionmaker, sessionmaker() as session:
+        try:
+            if household is not None:
+                target = await household_target(session, household)
+            elif cadre is not None:
+                target = await cadre_target(session, cadre)
+            else:
+                target = await admin_target(session, admin or "")
+        except InvitationError as exc:
+            raise CliError(str(exc)) from None
+        issued = await create_invitation(session, target, ttl_days=ttl, actor="cli")
+        link = invite_link(username, issued.code)
+        if qr is None:
+            await session.commit()
             return link
-    finally:
-        await engine.dispose()
+        try:
+            _write(qr, qr_png(link))
+        except OSError as exc:
+            raise CliError(f"--qr: cannot write {qr}: {exc.strerror or exc}") from None
+        try:
+            await session.commit()
+        except BaseException:
+            _remove(qr)
+            raise
+        click.echo(f"QR image written to {qr}", err=True)
+        return link
 
 
 class _BulkFiles:
@@ -266,36 +260,30 @@ async def _bulk(settings: Settings, region: str, out: Path, qr_dir: Path | None,
         region_subtree_path,
         resolve_bot_username,
     )
-    from storage.db import create_engine, create_sessionmaker, ensure_migrated
 
     try:
         username = await resolve_bot_username(settings)
     except InvitationError as exc:
         raise CliError(str(exc)) from None
-    engine = create_engine(settings.database_url)
-    try:
-        await ensure_migrated(engine)
-        async with create_sessionmaker(engine)() as session:
-            try:
-                path = await region_subtree_path(session, region)
-            except InvitationError as exc:
-                raise CliError(str(exc)) from None
-            try:
-                files = _BulkFiles(out, qr_dir)
-            except OSError as exc:
+    async with migrated_database(settings) as sessionmaker, sessionmaker() as session:
+        try:
+            path = await region_subtree_path(session, region)
+        except InvitationError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            files = _BulkFiles(out, qr_dir)
+        except OSError as exc:
+            raise CliError(f"cannot write the invitation files: {exc.strerror or exc}") from None
+        try:
+            async for batch in create_household_invitations(session, path, ttl_days=ttl):
+                for item in batch:
+                    files.add(item, invite_link(username, item.code))
+            await session.commit()
+            files.finish()
+        except BaseException as exc:
+            await session.rollback()
+            files.abort()
+            if isinstance(exc, OSError):
                 raise CliError(f"cannot write the invitation files: {exc.strerror or exc}") from None
-            try:
-                async for batch in create_household_invitations(session, path, ttl_days=ttl):
-                    for item in batch:
-                        files.add(item, invite_link(username, item.code))
-                await session.commit()
-                files.finish()
-            except BaseException as exc:
-                await session.rollback()
-                files.abort()
-                if isinstance(exc, OSError):
-                    raise CliError(f"cannot write the invitation files: {exc.strerror or exc}") from None
-                raise
-            return files.count
-    finally:
-        await engine.dispose()
+            raise
+        return files.count
