@@ -1,0 +1,1 @@
+"""Policy answers: the corpus of the policy document, retrieval and cited replies."""
