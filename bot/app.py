@@ -15,9 +15,11 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.access import AccessMiddleware
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.i18n import create_i18n
 from bot.middlewares import DbSessionMiddleware, LocaleMiddleware
+from bot.policy.corpus import CorpusError
+from bot.policy.service import PolicyService
 from storage.db import create_engine, create_sessionmaker
 
 
@@ -42,11 +44,13 @@ def create_dispatcher(
     sessionmaker: async_sessionmaker[AsyncSession],
     i18n: I18n,
     storage: BaseStorage | None = None,
+    policy: PolicyService | None = None,
 ) -> Dispatcher:
     from handlers import setup_routers
 
     dp = Dispatcher(storage=storage or create_fsm_storage(settings))
     dp["settings"] = settings
+    dp["policy"] = policy if policy is not None else load_policy()
     dp["sessionmaker"] = sessionmaker
     dp["i18n"] = i18n
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
@@ -79,10 +83,22 @@ class Application:
         await self.engine.dispose()
 
 
-def build_application(settings: Settings, token: str | None = None) -> Application:
+def load_policy() -> PolicyService:
+    """The policy corpus and engine, loaded once per process; a bad corpus stops start-up
+    with one line (ConfigError: path:line: problem), printed by the CLI."""
+    try:
+        return PolicyService()
+    except CorpusError as exc:
+        raise ConfigError(f"policy corpus: {exc}") from None
+
+
+def build_application(
+    settings: Settings, token: str | None = None, policy: PolicyService | None = None
+) -> Application:
+    policy = policy if policy is not None else load_policy()
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.default_locale)
     bot = create_bot(settings, token)
-    dp = create_dispatcher(settings, sessionmaker, i18n)
+    dp = create_dispatcher(settings, sessionmaker, i18n, policy=policy)
     return Application(settings, engine, sessionmaker, i18n, bot, dp)

@@ -18,12 +18,13 @@ PUBLIC: list[tuple[str, LazyProxy]] = [
     ("help", __("查看可用命令")),
     ("language", __("切换语言")),
     ("whoami", __("查看我绑定的身份")),
+    ("topics", __("按主题查看扶贫政策")),
 ]
 
 ROLE_COMMANDS: dict[Role, list[tuple[str, LazyProxy]]] = {
-    Role.HOUSEHOLD: [],
+    Role.HOUSEHOLD: [("benefits", __("查看我家可能享受的政策"))],
     Role.CADRE: [],
-    Role.ADMIN: [],
+    Role.ADMIN: [("reload_policy", __("重新加载政策库"))],
 }
 
 

@@ -10,10 +10,30 @@ from aiogram import Router
 
 
 def setup_routers() -> Router:
-    from handlers import binding, common, errors, fallback
+    from handlers import (
+        admin_policy,
+        benefits,
+        binding,
+        cadre_questions,
+        common,
+        errors,
+        fallback,
+        policy,
+        topics,
+    )
 
     root = Router(name="root")
-    routers = (errors.router, binding.router, common.router, fallback.router)
+    routers = (
+        errors.router,
+        binding.router,
+        common.router,
+        admin_policy.router,
+        topics.router,
+        benefits.router,
+        cadre_questions.router,
+        policy.router,  # free text = a policy question (no dialog state set): keep it last but one
+        fallback.router,
+    )
     for router in routers:
         _detach(router)
     root.include_routers(*routers)

@@ -4,6 +4,7 @@ and stale or forged buttons."""
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
@@ -16,11 +17,11 @@ async def unknown_command(message: Message) -> None:
 
 
 @router.message(F.text)
-async def free_text(message: Message) -> None:
-    # Issue #3 turns this into the cited policy question-answering engine.
-    await message.answer(
-        _("收到您的问题。政策问答功能正在建设中，请稍后再试；也可以发送 /help 查看可用命令。")
-    )
+async def free_text(message: Message, state: FSMContext) -> None:
+    # Free text without a dialog state is a policy question (handlers/policy.py). Text only
+    # gets here under a state no dialog handles any more (stale): end it.
+    await state.clear()
+    await message.answer(_("刚才的操作已结束。如果要咨询政策，请重新发送您的问题。"))
 
 
 @router.message()

@@ -351,3 +351,67 @@ class AppMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class PolicyQuestion(Base):
+    """A question asked in the chat and what the policy engine made of it (issue #3).
+
+    The row id goes into the answer's buttons (👍/👎, ask my cadre) instead of the text.
+    `section_number` is NULL for a refusal; nothing here goes to the Python log.
+    """
+
+    __tablename__ = "policy_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(String(1000))
+    section_number: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column()
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class PolicyFeedback(Base):
+    """👍/👎 on an answer, one per question (a second press updates it), for admins to review."""
+
+    __tablename__ = "policy_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("policy_questions.id", ondelete="CASCADE"), unique=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(String(1000))
+    section_number: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column()
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CadreQuestion(Base):
+    """A household's question forwarded to its paired cadre, and the cadre's reply."""
+
+    __tablename__ = "cadre_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    policy_question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("policy_questions.id", ondelete="SET NULL"), unique=True
+    )
+    question: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        Index("ix_cadre_questions_cadre_open", "cadre_id", "answered_at"),
+        Index("ix_cadre_questions_household", "household_id", "created_at"),
+    )
