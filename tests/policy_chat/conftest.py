@@ -27,8 +27,10 @@ from storage.models import Account, Cadre, Household, Pairing
 from storage.repositories.regions import RegionRepository
 from tests.e2e.conftest import emulator, tg  # noqa: F401
 
-DOCUMENT = Path("/work/shared/seed/000_43a4c4d0f0703f6b.txt")
-if not DOCUMENT.exists():  # the repository keeps no copy of its own: fall back to the corpus skeleton
+# The policy document lies in ../shared/seed beside the repository (as on CI); without it
+# the fixture corpus falls back to the texts kept in the corpus files.
+DOCUMENT: Path | None = Path(__file__).resolve().parents[2].parent / "shared/seed/000_43a4c4d0f0703f6b.txt"
+if not DOCUMENT.exists():
     DOCUMENT = None
 
 LONG_SECTION = 40
