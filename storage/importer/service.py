@@ -16,6 +16,7 @@ real changes. A column missing from an optional header leaves the stored value a
 from __future__ import annotations
 
 import sys
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -279,7 +280,9 @@ def _check_duplicates(header: HeaderMap, keys: list[tuple[int, tuple[Any, ...]]]
 # --------------------------------------------------------------------------- importers
 
 
-class _Importer:
+class _Importer(ABC):
+    """One kind's row checks against the database (validate) and its upserts (write)."""
+
     def __init__(
         self,
         session: AsyncSession,
@@ -299,11 +302,13 @@ class _Importer:
         self.progress = progress
         self.now = utcnow()
 
-    async def validate(self, records: list[Any]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    async def validate(self, records: list[Any]) -> None:
+        """Record row errors that need the database (unknown references, loops)."""
 
-    async def write(self, records: list[Any], report: ImportReport) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    async def write(self, records: list[Any], report: ImportReport) -> None:
+        """Upsert the valid records, counting created / updated / unchanged."""
 
     def bar(self, total: int, desc: str) -> tqdm:
         return _progress(total, desc, self.progress)

@@ -16,6 +16,7 @@ from bot.app import Application, build_application
 from bot.config import Settings
 from bot.emulator import start_emulator
 from bot.emulator.client import EmulatorClient
+from bot.policy.service import PolicyService
 from bot.runner import on_startup
 from tests.conftest import TEST_TOKEN
 
@@ -30,11 +31,23 @@ async def emulator() -> AsyncIterator[object]:
     await running.stop()
 
 
+@pytest.fixture(scope="session")
+def shipped_policy() -> PolicyService:
+    """The shipped policy corpus and engine, built once per run (building takes a moment)."""
+    return PolicyService()
+
+
 @pytest.fixture
-async def app(settings: Settings, emulator) -> AsyncIterator[Application]:
+def policy(shipped_policy: PolicyService) -> PolicyService:
+    """The policy service the bot uses; test packages may override it with a fixture corpus."""
+    return shipped_policy
+
+
+@pytest.fixture
+async def app(settings: Settings, emulator, policy: PolicyService) -> AsyncIterator[Application]:
     """The bot, long-polling the emulator in the background for the test's duration."""
     bot_settings = settings.model_copy(update={"telegram_api_url": emulator.base_url})
-    application = build_application(bot_settings)
+    application = build_application(bot_settings, policy=policy)
     await on_startup(application)
     polling = asyncio.create_task(
         application.dispatcher.start_polling(

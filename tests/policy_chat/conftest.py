@@ -7,9 +7,7 @@ is padded to over 9,000 characters to exercise splitting of 原文.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,15 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import Application, build_application
-from bot.config import Settings
 from bot.policy.seed import split_document
 from bot.policy.service import PolicyService
-from bot.runner import on_startup
 from storage.enums import CadreLevel, HouseholdStatus, HousingGrade, PovertyCause, Role, SupportMeasure
 from storage.models import Account, Cadre, Household, Pairing
 from storage.repositories.regions import RegionRepository
-from tests.e2e.conftest import emulator, tg  # noqa: F401
+from tests.e2e.conftest import app, emulator, tg  # noqa: F401
 
 # The policy document lies in ../shared/seed beside the repository (as on CI); without it
 # the fixture corpus falls back to the texts kept in the corpus files.
@@ -212,23 +207,6 @@ def policy_dir(fixture_corpus: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def private_policy(policy_dir: Path) -> PolicyService:
     return PolicyService(policy_dir)
-
-
-@pytest.fixture
-async def app(settings: Settings, emulator, policy: PolicyService) -> AsyncIterator[Application]:  # noqa: F811
-    """As tests/e2e's `app`, on the fixture corpus."""
-    bot_settings = settings.model_copy(update={"telegram_api_url": emulator.base_url})
-    application = build_application(bot_settings, policy=policy)
-    await on_startup(application)
-    polling = asyncio.create_task(
-        application.dispatcher.start_polling(
-            application.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
-        )
-    )
-    yield application
-    await application.dispatcher.stop_polling()
-    await asyncio.wait_for(polling, timeout=10)
-    await application.close()
 
 
 # ------------------------------------------------------------------------------ people
