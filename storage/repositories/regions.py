@@ -40,6 +40,9 @@ def subtree_ids(path: str):
 class RegionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Nodes seen by ensure_chain in this session: a registry import creates thousands of
+        # villages under a few dozen townships, and should not look the parents up each time.
+        self._by_path: dict[str, Region] = {}
 
     async def get(self, region_id: int) -> Region | None:
         return await self.session.get(Region, region_id)
@@ -66,13 +69,17 @@ class RegionRepository:
 
     async def _get_or_create(self, parent: Region | None, name: str, depth: int) -> Region:
         path = name if parent is None else parent.path + SEPARATOR + name
+        if path in self._by_path:
+            return self._by_path[path]
         existing = await self.session.scalar(select(Region).where(Region.path == path))
         if existing is not None:
+            self._by_path[path] = existing
             return existing
         level: RegionLevel = LEVELS_BY_DEPTH[depth]
         region = Region(name=name, path=path, level=level, parent_id=parent.id if parent else None)
         self.session.add(region)
         await self.session.flush()
+        self._by_path[path] = region
         return region
 
     async def children(self, region_id: int | None) -> list[Region]:
