@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bot.policy.seed import DOCUMENT_TITLE, int_to_cn
-from bot.policy.text import SynonymTable
+from bot.policy.text import CueTable, SynonymTable
 
 LOCALES = ("zh_Hans", "ko", "en")
 DEFAULT_LOCALE = "zh_Hans"
@@ -108,6 +108,7 @@ class Corpus:
     topics: tuple[Topic, ...]
     synonyms: SynonymTable = field(default_factory=SynonymTable)
     directory: Path | None = None
+    out_of_scope: CueTable = field(default_factory=CueTable)
 
     def __hash__(self) -> int:
         return id(self)
@@ -370,6 +371,43 @@ def _load_synonyms(directory: Path) -> SynonymTable:
     return SynonymTable(_freeze(groups))
 
 
+def _load_out_of_scope(directory: Path) -> CueTable:
+    """out_of_scope.yaml (optional): per locale a list of cues, each a word or
+    {cue: word, unless: [words]}."""
+    path = directory / "out_of_scope.yaml"
+    if not path.exists():
+        return CueTable()
+    doc = _Doc(path, _display(path))
+    if doc.data is None:
+        return CueTable()
+    top = _Checker(doc, doc.node, doc.data)
+    top.require_mapping()
+    top.only(set(LOCALES))
+    cues: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+    for loc in LOCALES:
+        items = doc.data.get(loc) or []
+        if not isinstance(items, list):
+            raise top.fail(loc, f"expected a list of cues, got {_kind(items)}")
+        _, seq = _child(doc.node, loc)
+        nodes = _seq_nodes(seq)
+        out = []
+        for i, item in enumerate(items):
+            node = nodes[i] if i < len(nodes) else seq
+            unless: object = []
+            if isinstance(item, dict):
+                if set(item) - {"cue", "unless"}:
+                    raise doc.error(node, f"{loc}[{i}]", "only 'cue' and 'unless' are allowed")
+                unless = item.get("unless") or []
+                item = item.get("cue")
+            if not isinstance(item, str) or not item.strip():
+                raise doc.error(node, f"{loc}[{i}]", "expected a word or {cue: word, unless: [words]}")
+            if not isinstance(unless, list) or not all(isinstance(u, str) and u.strip() for u in unless):
+                raise doc.error(node, f"{loc}[{i}].unless", "expected a list of words")
+            out.append((item.strip(), tuple(u.strip() for u in unless)))
+        cues[loc] = tuple(out)
+    return CueTable(_freeze(cues))
+
+
 _SECTION_FIELDS = {
     "number",
     "label",
@@ -482,6 +520,7 @@ def load_corpus(directory: Path | None = None) -> Corpus:
     document_title, chapters = _load_chapters(directory)
     topics = _load_topics(directory)
     synonyms = _load_synonyms(directory)
+    out_of_scope = _load_out_of_scope(directory)
     topic_ids = {t.id for t in topics}
 
     section_dir = directory / "sections"
@@ -519,4 +558,5 @@ def load_corpus(directory: Path | None = None) -> Corpus:
         topics=topics,
         synonyms=synonyms,
         directory=directory,
+        out_of_scope=out_of_scope,
     )

@@ -287,6 +287,51 @@ class SynonymTable:
 EMPTY_SYNONYMS = SynonymTable()
 
 
+@dataclass(frozen=True)
+class CueTable:
+    """Out-of-scope cues per language (bot/policy/data/out_of_scope.yaml): words that mark a
+    question as being about something the document does not cover (pensions, passports,
+    credit cards…). Each cue is (phrase, unless-words): it fires when the phrase occurs in a
+    question and none of its unless-words does. Chinese and Korean match anywhere in the
+    normalised text; English matches whole stemmed words (cars = car)."""
+
+    cues: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        compiled: list[tuple[str, str, bool, tuple[str, ...]]] = []
+        for lang, cues in self.cues.items():
+            english = lang == "en"
+
+            def prep(word: str, english: bool = english) -> str:
+                text = normalize(word)
+                return " ".join(en_words(text)) if english else text
+
+            for phrase, unless in cues:
+                p = prep(phrase)
+                if p:
+                    compiled.append((phrase, p, english, tuple(u for u in map(prep, unless) if u)))
+        object.__setattr__(self, "_compiled", tuple(compiled))
+
+    def find(self, text: str) -> tuple[str, ...]:
+        """The cues (as written in the file) that fire for normalised question `text`."""
+        compiled = self._compiled  # type: ignore[attr-defined]
+        if not compiled:
+            return ()
+        padded = f" {' '.join(en_words(text))} "
+        out = []
+        for phrase, p, english, unless in compiled:
+            if english:
+                hit = f" {p} " in padded and not any(f" {u} " in padded for u in unless)
+            else:
+                hit = p in text and not any(u in text for u in unless)
+            if hit:
+                out.append(phrase)
+        return tuple(out)
+
+
+EMPTY_CUES = CueTable()
+
+
 # --------------------------------------------------------------------------- tokenisation
 
 _jieba = None

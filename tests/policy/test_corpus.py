@@ -321,3 +321,26 @@ def test_the_figure_check_catches_a_wrong_figure(corpus) -> None:
 )
 def test_figures(text: str, values: set[int]) -> None:
     assert figures(text) == {Decimal(v) for v in values}
+
+
+def test_out_of_scope_cues(tmp_path: Path) -> None:
+    directory = write_corpus(tmp_path)
+    assert not (directory / "out_of_scope.yaml").exists()
+    assert load_corpus(directory).out_of_scope.find("护照去哪办") == ()
+    (directory / "out_of_scope.yaml").write_text(
+        "zh_Hans:\n  - 护照\n  - {cue: 天气, unless: [保险]}\nen:\n  - credit card\n", encoding="utf-8"
+    )
+    cues = load_corpus(directory).out_of_scope
+    assert cues.find("护照去哪办") == ("护照",)
+    assert cues.find("明天天气") == ("天气",) and cues.find("天气指数保险") == ()
+    assert cues.find("how do i get credit cards") == ("credit card",)
+    (directory / "out_of_scope.yaml").write_text("zh_Hans:\n  - 护照\n  - {cue: 天气, unless: 保险}\n")
+    err = load_error(directory)
+    assert err.path.endswith("out_of_scope.yaml") and err.line == 3 and err.field == "zh_Hans[1].unless"
+    (directory / "out_of_scope.yaml").write_text("ko: 여권\n")
+    assert load_error(directory).field == "ko"
+
+
+def test_real_out_of_scope_cues_load() -> None:
+    cues = load_corpus().out_of_scope
+    assert cues.find("养老金什么时候涨") and not cues.find("孤寡老人能去养老院吗")

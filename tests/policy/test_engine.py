@@ -198,3 +198,41 @@ def test_synthetic_corpus_scales(tmp_path: Path) -> None:
     assert all(big.sections[n] is corpus.sections[n] for n in corpus.sections)
     engine = PolicyEngine(big)
     assert engine.ask("贷款要抵押吗", k=3).candidates
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "城镇职工养老保险交够十五年能领多少",
+        "这周末天气咋样",
+        "信用卡额度怎么提高",
+        "노후 연금 보험은 매달 얼마 내요?",
+        "주택담보대출 금리가 얼마예요?",
+        "How much does car insurance cost?",
+        "Should I pay off my mortgage early?",
+        "What time does the bank open?",
+    ],
+)
+def test_out_of_scope_cues_refuse_near_misses(real: PolicyEngine, question: str) -> None:
+    assert real.explain(question)["out_of_scope"]
+    assert not real.ask(question).answered, real.explain(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "number"),
+    [
+        ("种地有没有天气指数保险", 32),  # 天气 is a cue, unless 保险
+        ("孤寡老人能去养老院吗", 11),  # 养老院 is not 养老金
+        ("打工的工钱被拖欠了能找法律救助不", 38),
+        ("Can I mortgage my house for the loan?", 32),
+    ],
+)
+def test_out_of_scope_cues_spare_in_scope_words(real: PolicyEngine, question: str, number: int) -> None:
+    assert not real.explain(question)["out_of_scope"]
+    result = real.ask(question)
+    assert result.answered and number in section_numbers(result.matches), real.explain(question)
+
+
+def test_without_cue_file_nothing_is_a_cue(tmp_path: Path) -> None:
+    corpus = load_corpus(write_corpus(tmp_path))
+    assert PolicyEngine(corpus).explain("护照去哪里办")["out_of_scope"] == []
