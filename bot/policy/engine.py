@@ -16,7 +16,8 @@ does not cover keeps unknown or foreign words and scores low; below the threshol
 engine refuses. Everyday questions next to the domain (pensions, car insurance, credit
 cards, bank hours) share words with it (保险, 银行, 养老); a question holding one of the
 out-of-scope cues of bot/policy/data/out_of_scope.yaml needs OUT_OF_SCOPE_PENALTY more
-evidence. The evidence thresholds per language were set on development questions
+evidence, and a question that is nothing but such a cue ('weather', 'your name', '养老金') is
+refused outright. The evidence thresholds per language were set on development questions
 (tests/policy/dev_questions.yaml) and on held-out folds of the curated questions.
 """
 
@@ -44,6 +45,7 @@ from bot.policy.text import (
     prepare_query,
     token_kind,
     tokens_for,
+    zh_glued,
 )
 
 DEFAULT_THRESHOLD = 0.5
@@ -56,7 +58,8 @@ EVIDENCE_THRESHOLDS = {"zh_Hans": 0.31, "ko": 0.29, "en": 0.46}
 CONFIDENCE_SLOPE = 10.0
 # extra evidence needed when the question holds an out-of-scope cue (data/out_of_scope.yaml)
 OUT_OF_SCOPE_PENALTY = 0.3
-MIN_CONTENT = 2  # content units (Han/Hangul characters, Latin letters / 3) below which we refuse
+# content units (Han/Hangul characters, a Latin word's letters / 3 rounded up) below which we refuse
+MIN_CONTENT = 2
 
 # query token weights by kind
 TOKEN_WEIGHTS = {"": 1.0, BIGRAM: 0.6, UNIGRAM: 0.2, SYNONYM: 0.8, NUMBER: 0.5}
@@ -205,6 +208,11 @@ class _LanguageIndex:
         return self.bags.max_idf
 
     def weighted(self, tokens: Iterable[str]) -> list[tuple[str, float]]:
+        if self.lang == "zh_Hans":
+            # a two-character jieba word the index does not know and that holds a function
+            # character (想建, 钱会, 是从) is a segmentation accident: its bigram and the
+            # content character still count, the accident does not
+            tokens = [t for t in tokens if not _glued(t) or t in self.bags.vocab]
         return [(t, TOKEN_WEIGHTS[token_kind(t)]) for t in tokens]
 
     def score(self, tokens: Sequence[str]) -> tuple[np.ndarray, list[tuple[str, float]]]:
@@ -239,6 +247,9 @@ class PolicyEngine:
     def ask(self, question: str, k: int = 3) -> Result:
         query = prepare_query(question, self.synonyms)
         if query.empty or query.content < MIN_CONTENT:
+            return Result((), False, query.language, reason="too_short")
+        if len(query.units.get(query.language, ())) <= 1 and self.cues.find(query.text):
+            # a lone out-of-scope word ('weather', 'your name', '养老金') is no policy question
             return Result((), False, query.language, reason="too_short")
         ranked = self._rank(query, max(k, 1))
         candidates = tuple(Match(self.sections[c.pos], c.confidence) for c in ranked)
@@ -316,6 +327,10 @@ class PolicyEngine:
             conf = confidence(float(scores[j]), float(coverage[j]), float(unit_cov[j]), lang_threshold)
             out.append(_Candidate(int(pos), conf, float(scores[j]), float(coverage[j]), float(unit_cov[j])))
         return out
+
+
+def _glued(token: str) -> bool:
+    return token_kind(token) == "" and zh_glued(token)
 
 
 def _covered(unit: Unit, vocab: frozenset[str]) -> float:

@@ -153,9 +153,26 @@ ZH_STOP = frozenset(
     吗 嘛 呗 咋 咋办 怎么办 办 谁 为 以 之 其 等 上 下 里 中 些 个 很 太 还是 家 现在 如果 的话 自己 人家 您 好 一 知道
     告诉 有关 关于 政策 规定 国家 政府 问题 已经 一直 真的 特别 非常 比较 就是 可是 但是 因为 所以 然后 而且 还能 一般
     咋整 咋回事 咋样 是啥 啥样 行不行 管不管 给不给 能否 是否 需要 应该 必须 还要 还有 或者 一些 这里 那里 时候 以后
-    之后 以前 之前 的时候 那么 这么 其实 到底 究竟 啊呀 呢吗 听说 据说 都是 是的 可能 大概 打听 想问 问问 请教""".split()
+    之后 以前 之前 的时候 那么 这么 其实 到底 究竟 啊呀 呢吗 听说 据说 都是 是的 可能 大概 打听 想问 问问 请教
+    咋搞 咋弄 咋处理 咋了 行不行 不行 一下子 下子 俺家 俺的 木有 谁管 找谁 哪个 有人管 没人管 好不好 对不对 算不算""".split()
 )
 ZH_STOP_CHARS = frozenset(w for w in ZH_STOP if len(w) == 1)
+# function characters that jieba glues to a content character in colloquial questions
+# (想建, 学个, 能查, 是从, 没钱); not 会/要/上/有, which make real words (开会, 要钱, 上班)
+ZH_GLUE = frozenset("想个能是还就都也又把被给让从向对为以其些很太您俺咱没")
+
+
+def zh_glued(word: str) -> bool:
+    """A two-character word of one glue character and one content character."""
+    return (
+        len(word) == 2
+        and (word[0] in ZH_GLUE) != (word[1] in ZH_GLUE)
+        and not (word[0] in ZH_STOP_CHARS and word[1] in ZH_STOP_CHARS)
+    )
+
+
+# function characters that never make a content bigram (~的钱, ~贫的, ~咋办, ~俺家)
+ZH_PARTICLES = frozenset("的了吗呢吧啊呀哦嘛么什啥咋呗俺您我你他她它谁哪")
 
 EN_STOP = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being am do does did
@@ -170,13 +187,14 @@ EN_STOP = frozenset(
     everything happen happens happened happening make makes made making come comes came coming go goes went gone
     going put puts let lets say says said ask asks asked asking try tries tried trying seem seems seemed become
     becomes became like sure kind sort
-    whatever whoever whenever wherever""".split()
+    whatever whoever whenever wherever myself ourselves yourself yourselves themselves still anymore every
+    through during supposed exactly""".split()
 )
 
 # Korean particles and endings stripped (crudely) from the end of a word, longest first.
 # Those that are also common word endings (이 in 아이, 가 in 평가) only when two syllables stay.
 _KO_SAFE = """에서는 에서도 에게서 한테서 으로는 으로도 이라도 이라면 입니까 습니까 습니다 인가요 있나요 없나요 되나요
-    하나요 주나요 받나요 할까요 일까요 는데요 은데요 인데요 이에요 예요 에요 해요 했어요 해도 하면 이나요 나요 까요
+    하나요 주나요 받나요 할까요 일까요 는데요 은데요 인데요 는데 은데 으면 려면 이에요 예요 에요 해요 했어요 해도 하면 이나요 나요 까요
     에서 에게 한테 으로 부터 까지 마다 처럼 보다 이랑 하고 께서 에는 에도 으론 은 는 을 를 에 와 과""".split()
 _KO_AMBIGUOUS = "이나 이 가 의 도 만 로 요 랑 나".split()
 KO_STOP = frozenset(
@@ -185,7 +203,9 @@ KO_STOP = frozenset(
     제가 우리는 우리집 좀요 주세요 알려 알려주세요 싶어요 싶은데 정책 문의 질문 너무 정말 진짜 그냥 아직 이미 다시 계속
     혹시 그럼 그러면 그런데 근데 그래서 그리고 또 또는 아니면 그게 이게 저게 거기 여기 그거 이거 저거 무슨 어느 하는 하면
     해서 했는데 하고 되는 되면 돼서 있는 없는 있으면 없으면 같은 같아요 많이 조금 다 모두 꼭 혹은 받으려면 하려면
-    되나 되는지 하는지 있는지 없는지 건가요 거예요 건지 겁니까 것인가요""".split()
+    되나 되는지 하는지 있는지 없는지 건가요 거예요 건지 겁니까 것인가요
+    있슴까 있슴다 없슴까 없슴다 함까 함다 됨까 됨다 했슴까 했슴다 합니까 합니다 됩니까 됩니다 좋슴까 좋아요
+    도와줌까 도와주 도와주나요 도와줘요 어찌 뭘로 뭐가 뭐뭐 어떡함까 어떡해요 어떡하나요 말해야""".split()
 )
 
 KO_SUFFIXES = tuple(sorted(((x, 1) for x in _KO_SAFE), key=lambda t: -len(t[0]))) + tuple(
@@ -193,11 +213,54 @@ KO_SUFFIXES = tuple(sorted(((x, 1) for x in _KO_SAFE), key=lambda t: -len(t[0]))
 )
 
 
+_HANGUL_BASE = 0xAC00
+_JONG_M, _JONG_B = 16, 17  # final ㅁ, ㅂ of a Hangul syllable
+
+
+def _jong(ch: str) -> int:
+    o = ord(ch) - _HANGUL_BASE
+    return o % 28 if 0 <= o < 11172 else -1
+
+
+def _without_jong(ch: str) -> str:
+    return chr(ord(ch) - _jong(ch))
+
+
+def _strip_ko_formal(word: str) -> str:
+    """Formal endings written on the verb's last syllable: 합니까/합니다 → 하, and the
+    Yanbian forms 함까/됨까/있슴까/받슴다/걱정임다 → 하/되/있/받/걱정이."""
+    if len(word) >= 3 and word.endswith(("니까", "니다")) and _jong(word[-3]) == _JONG_B:
+        return word[:-3] + _without_jong(word[-3])
+    if len(word) >= 2 and word[-1] in "까다" and _jong(word[-2]) == _JONG_M:
+        if word[-2] == "슴" and len(word) >= 3:
+            return word[:-2]
+        if word[-1] == "까" or len(word) >= 3:
+            return word[:-2] + _without_jong(word[-2])
+    return word
+
+
+_KO_LIGHT = ("시키", "하게", "해서", "해야", "했", "하", "되", "해", "돼")
+
+
 def _strip_ko(word: str) -> str:
+    formal = _strip_ko_formal(word)
+    if formal != word:
+        # a one-syllable verb stem (오 of 옵니까, 사 of 삼까) matches far too much
+        if len(formal) < 2:
+            return word
+        word = formal
     for suffix, keep in KO_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= keep:
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            break
+    # a noun with a light verb: 보장되 → 보장, 하소연하 → 하소연, 정비해 → 정비
+    for light in _KO_LIGHT:
+        if word.endswith(light) and len(word) - len(light) >= 2:
+            return word[: -len(light)]
     return word
+
+
+_VOWELS = "aeiou"
 
 
 def stem_en(word: str) -> str:
@@ -219,6 +282,8 @@ def stem_en(word: str) -> str:
             w = w[: -len(suffix)]
             if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
                 w = w[:-1]  # getting → get, planned → plan
+            elif len(w) == 3 and w[0] not in _VOWELS and w[1] in _VOWELS and w[2] not in _VOWELS + "wxy":
+                w += "e"  # giving → give, moved → move, caring → care (like their base forms)
             break
     if w.endswith("ly") and len(w) > 5:
         w = w[:-2]
@@ -339,7 +404,8 @@ _jieba_lock = threading.Lock()
 _DOMAIN_WORDS = (
     "建档立卡 低保 五保 新农合 大病保险 医疗救助 危房改造 易地搬迁 一事一议 护林员 两后生 贴息 学杂费 兜底 包保 摘帽 "
     "小额贷款 信用贷款 免抵押 免担保 光伏 电商 网店 硬化路 自来水 饮水安全 低电压 农家书屋 留守儿童 临时救助 驻村 "
-    "第一书记 分红 入股 折股量化 增减挂钩 因病致贫 因学致贫 重特大疾病 护林 退耕还林 生态补偿 公益林 合作社 养老院"
+    "第一书记 分红 入股 折股量化 增减挂钩 因病致贫 因学致贫 重特大疾病 护林 退耕还林 生态补偿 公益林 合作社 养老院 "
+    "旱厕 水厕 改厕 厕所 臭水沟 水泵 扶贫款"
 ).split()
 
 
@@ -377,7 +443,7 @@ def zh_tokens(text: str) -> list[str]:
         if w and is_han(w[0]) and w not in ZH_STOP:
             out.append(w)
     for run in runs:
-        out.extend(_bigrams(run))
+        out.extend(b for b in _bigrams(run) if not ZH_PARTICLES.intersection(b))
         out.extend(UNIGRAM + ch for ch in run if ch not in ZH_STOP_CHARS)
     return out
 
@@ -440,7 +506,7 @@ class Query:
     text: str  # normalised
     language: str  # detected
     tokens: Mapping[str, tuple[str, ...]]  # per index language, de-duplicated
-    content: int  # content units: Han/Hangul characters, Latin letters / 3 (without stop words)
+    content: int  # content units: Han/Hangul characters, Latin words' letters / 3 rounded up
     units: Mapping[str, tuple[Unit, ...]] = field(default_factory=dict)  # per index language
 
     @property
@@ -456,6 +522,9 @@ def _zh_units(text: str, synonyms: SynonymTable, hits: Sequence[str]) -> list[Un
         if not w or not is_han(w[0]) or w in ZH_STOP:
             continue
         parts = tuple(_bigrams(w)) if len(w) > 2 else ((UNIGRAM + w,) if len(w) == 1 else ())
+        if zh_glued(w):
+            # 想建, 学个, 能查: a content character glued to a function one by jieba
+            parts = (UNIGRAM + (w[1] if w[0] in ZH_GLUE else w[0]),)
         out.append(Unit(w, (w,), parts, synonyms.groups_of("zh_Hans", w, hits)))
     return out
 
@@ -495,7 +564,7 @@ def prepare_query(question: str, synonyms: SynonymTable = EMPTY_SYNONYMS) -> Que
         tokens["en"] = _dedupe(tokens_for("en", text, synonyms, query=True))
         units["en"] = tuple(_en_units(latin_words, synonyms, tokens["en"]))
     content = sum(1 for ch in text if is_han(ch) and ch not in ZH_STOP_CHARS) + hangul
-    content += sum(len(w) for w in latin_words) // 3
+    content += sum(-(-len(w) // 3) for w in latin_words)  # each word rounded up: 'dibao' is 2
     return Query(question, text, language, tokens, content, units)
 
 
