@@ -128,6 +128,7 @@ _MULT = {
     "천": 1000,
     "thousand": 1000,
     "million": 1_000_000,
+    "billion": 1_000_000_000,
     "k": 1000,
 }
 
@@ -625,18 +626,6 @@ _EN_SCALED_RE = re.compile(
 _ARABIC_RE = re.compile(
     r"(\d+(?:\.\d+)?)\s*(万|萬|만|亿|억|千|천|thousand|million|billion)?(?:\s*(\d+(?:\.\d+)?)\s*(천|千)?(?![\d.]|\s*(?:万|萬|만)))?"
 )
-_ARABIC_MULT = {
-    "万": 10_000,
-    "萬": 10_000,
-    "만": 10_000,
-    "亿": 100_000_000,
-    "억": 100_000_000,
-    "千": 1000,
-    "천": 1000,
-    "thousand": 1000,
-    "million": 1_000_000,
-    "billion": 1_000_000_000,
-}
 # references to sections are not figures: 'section 32', '제32항', '（三十二）', '第三十二条'
 _REFERENCE_RE = re.compile(
     r"(?:sections?|items?|parts?)\s+\d+(?:\s*(?:,|and|&|or)\s*\d+)*|제\s*\d+\s*(?:조|항|절|부분|번)|\d+\s*번\s*항목"
@@ -669,7 +658,7 @@ def cn_number(text: str) -> int | None:
 
 
 def _value(number: str, mult: str | None) -> Decimal:
-    value = Decimal(number) * _ARABIC_MULT.get(mult or "", 1)
+    value = Decimal(number) * _MULT.get(mult or "", 1)
     return value.normalize() if value != value.to_integral() else Decimal(int(value))
 
 
@@ -688,7 +677,7 @@ def figures(text: str, *, document: bool = False) -> set[Decimal]:
         out.add(first)
         if m.group(3) is not None:
             second = _value(m.group(3), m.group(4))
-            if m.group(2) in ("万", "萬", "만", "亿", "억") and second < _ARABIC_MULT[m.group(2)]:
+            if m.group(2) in ("万", "萬", "만", "亿", "억") and second < _MULT[m.group(2)]:
                 out.discard(first)
                 out.add(first + second)  # 6만 8700 → 68700, 7万4千 → 74000
             else:
