@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from storage.enums import Role
+
+log = logging.getLogger(__name__)
 
 # Telegram's setMyCommands takes two-letter ISO 639-1 codes.
 TELEGRAM_LANGUAGE_CODES = {"zh_Hans": "zh", "ko": "ko", "en": "en"}
@@ -38,16 +43,31 @@ def bot_commands(role: Role | None, i18n: I18n, locale: str) -> list[BotCommand]
 
 
 async def register_default_commands(bot: Bot, i18n: I18n) -> None:
-    """The public menu for every language (and the default language without a code)."""
-    for locale in i18n.available_locales:
+    """The public menu for every language (and the default language without a code).
+
+    Menus are a convenience: a Bot API server that refuses setMyCommands is logged, and the
+    bot starts anyway (it must work against any server that speaks the Bot API).
+    """
+    try:
+        for locale in i18n.available_locales:
+            await bot.set_my_commands(
+                bot_commands(None, i18n, locale),
+                scope=BotCommandScopeDefault(),
+                language_code=TELEGRAM_LANGUAGE_CODES.get(locale),
+            )
         await bot.set_my_commands(
-            bot_commands(None, i18n, locale),
-            scope=BotCommandScopeDefault(),
-            language_code=TELEGRAM_LANGUAGE_CODES.get(locale),
+            bot_commands(None, i18n, i18n.default_locale), scope=BotCommandScopeDefault()
         )
-    await bot.set_my_commands(bot_commands(None, i18n, i18n.default_locale), scope=BotCommandScopeDefault())
+    except TelegramAPIError as exc:
+        log.warning("could not set the default command menus: %s", type(exc).__name__)
 
 
 async def register_chat_commands(bot: Bot, i18n: I18n, chat_id: int, role: Role | None, locale: str) -> None:
-    """The menu of one chat after it is bound to a role or changes language."""
-    await bot.set_my_commands(bot_commands(role, i18n, locale), scope=BotCommandScopeChat(chat_id=chat_id))
+    """The menu of one chat after it is bound to a role or changes language (never raises
+    for a Bot API refusal: the reply the user waits for matters more than the menu)."""
+    try:
+        await bot.set_my_commands(
+            bot_commands(role, i18n, locale), scope=BotCommandScopeChat(chat_id=chat_id)
+        )
+    except TelegramAPIError as exc:
+        log.warning("could not set a chat's command menu: %s", type(exc).__name__)

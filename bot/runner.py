@@ -7,6 +7,7 @@ import logging
 import signal
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramNotFound
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
@@ -29,7 +30,10 @@ async def run_polling(app: Application) -> None:
     """Long polling until cancelled. Refuses to start on an unmigrated database."""
     await ensure_migrated(app.engine)
     try:
-        await app.bot.delete_webhook(drop_pending_updates=False)
+        try:
+            await app.bot.delete_webhook(drop_pending_updates=False)
+        except (TelegramBadRequest, TelegramNotFound) as exc:  # a server without webhooks: nothing to delete
+            log.warning("deleteWebhook refused: %s", exc.message)
         await on_startup(app)
         # aiogram stops polling gracefully on SIGINT/SIGTERM (finishing updates in progress).
         await app.dispatcher.start_polling(app.bot, handle_signals=True, close_bot_session=False)

@@ -6,7 +6,6 @@ import logging
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
@@ -39,7 +38,4 @@ async def cmd_start_code(
     await session.commit()
     await message.answer(redeem_reply(result))
     if result.ok:
-        try:
-            await register_chat_commands(bot, i18n, account.chat_id, result.role, i18n.current_locale)
-        except TelegramAPIError as exc:
-            log.warning("could not set the command menu of account %s: %s", account.id, type(exc).__name__)
+        await register_chat_commands(bot, i18n, account.chat_id, result.role, i18n.current_locale)
