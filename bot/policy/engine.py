@@ -19,6 +19,14 @@ out-of-scope cues of bot/policy/data/out_of_scope.yaml needs OUT_OF_SCOPE_PENALT
 evidence, and a question that is nothing but such a cue ('weather', 'your name', '养老金') is
 refused outright. The evidence thresholds per language were set on development questions
 (tests/policy/dev_questions.yaml) and on held-out folds of the curated questions.
+
+Homophone typos of pinyin input methods (抵保/底保 for 低保, 合做社, 修录 for 修路): a Chinese
+word or bigram of the question that the index does not know is replaced by the known one(s)
+that read the same in toneless pinyin (pypinyin, character by character), at
+HOMOPHONE_WEIGHT of its weight, and a content word the index does not know is covered
+through them. Known words never change, so
+the channel only acts where the question would otherwise score nothing; out-of-scope cues are
+also recognised through their homophones (天汽 → 天气, text.CueTable.find_homophones).
 """
 
 from __future__ import annotations
@@ -38,9 +46,12 @@ from bot.policy.text import (
     NUMBER,
     SYNONYM,
     UNIGRAM,
+    WORD,
     Query,
     SynonymTable,
     Unit,
+    char_pinyin_key,
+    is_han,
     normalize,
     prepare_query,
     token_kind,
@@ -65,6 +76,12 @@ MIN_CONTENT = 2
 TOKEN_WEIGHTS = {"": 1.0, BIGRAM: 0.6, UNIGRAM: 0.2, SYNONYM: 0.8, NUMBER: 0.5}
 # document weights by kind
 DOC_WEIGHTS = {"question": 1.0, "keywords": 0.9, "title": 0.8, "answer": 0.75, "sentence": 0.6, "text": 0.5}
+# Homophone typos of pinyin input methods (抵保 → 低保, 合做社 → 合作社): a Chinese word or
+# bigram of the question that the index does not know stands also for the known ones that
+# read the same (toneless pinyin), at this share of its weight, at most HOMOPHONE_MAX of them
+HOMOPHONE_WEIGHT = 0.5
+HOMOPHONE_MAX = 2
+HOMOPHONE_REPLACE = True  # drop the unknown token itself when it has homophones
 DOC_SHARE = 0.15  # weight of the best single document next to the section-level score
 K1, B = 1.5, 0.75  # per-document index
 BAG_K1, BAG_B = 1.5, 0.75  # section-level index
@@ -156,6 +173,7 @@ class _Bm25:
 class _LanguageIndex:
     def __init__(self, lang: str, sections: Sequence[Section], synonyms: SynonymTable) -> None:
         self.lang = lang
+        self.synonyms = synonyms
         docs = _Docs()
         bags: list[list[str]] = []
         for pos, section in enumerate(sections):
@@ -197,6 +215,30 @@ class _LanguageIndex:
         self.starts = np.flatnonzero(np.r_[True, np.diff(np.asarray(docs.section)) != 0])
         self.bags = _Bm25(bags, BAG_K1, BAG_B)
         self.vocab_of = [frozenset(b) for b in bags]
+        self.homophones = _homophone_table(self.bags) if lang == "zh_Hans" else {}
+
+    def homophones_of(self, token: str) -> tuple[str, ...]:
+        """Known words or bigrams that read like `token` when the index does not know it."""
+        if not self.homophones or token in self.bags.vocab:
+            return ()
+        kind = token_kind(token)
+        surface = token[len(kind) :]
+        if kind not in (WORD, BIGRAM) or len(surface) < 2:
+            return ()
+        return self.homophones.get(kind + char_pinyin_key(surface), ())
+
+    def expand(self, unit: Unit) -> Unit:
+        """A content word the index does not know, with the known words that read the same."""
+        if not self.homophones or any(f in self.bags.vocab for f in unit.forms):
+            return unit
+        forms = tuple(h for f in unit.forms for h in self.homophones_of(f))
+        parts = tuple((self.homophones_of(p) or (p,))[0] for p in unit.parts)
+        if not forms and parts == unit.parts:
+            return unit
+        groups = unit.groups + tuple(
+            g for h in forms for g in self.synonyms.tokens(self.lang, h, query=False) if g not in unit.groups
+        )
+        return Unit(unit.surface, unit.forms + forms, parts, groups)
 
     def unit_weight(self, unit: Unit) -> float:
         """IDF of a content word in the section-level index (unknown words weigh most)."""
@@ -213,7 +255,26 @@ class _LanguageIndex:
             # character (想建, 钱会, 是从) is a segmentation accident: its bigram and the
             # content character still count, the accident does not
             tokens = [t for t in tokens if not _glued(t) or t in self.bags.vocab]
-        return [(t, TOKEN_WEIGHTS[token_kind(t)]) for t in tokens]
+        if not self.homophones:
+            return [(t, TOKEN_WEIGHTS[token_kind(t)]) for t in tokens]
+        out: list[tuple[str, float]] = []
+        seen = set(tokens)
+        extra: list[tuple[str, float]] = []
+        for t in tokens:
+            hs = self.homophones_of(t)
+            if not hs or not HOMOPHONE_REPLACE:
+                out.append((t, TOKEN_WEIGHTS[token_kind(t)]))
+            for h in hs:
+                if h in seen:
+                    continue
+                seen.add(h)
+                extra.append((h, TOKEN_WEIGHTS[token_kind(h)] * HOMOPHONE_WEIGHT))
+                if token_kind(h) == WORD:
+                    for g in self.synonyms.tokens(self.lang, h, query=False):
+                        if g not in seen:
+                            seen.add(g)
+                            extra.append((g, TOKEN_WEIGHTS[SYNONYM] * HOMOPHONE_WEIGHT))
+        return out + extra
 
     def score(self, tokens: Sequence[str]) -> tuple[np.ndarray, list[tuple[str, float]]]:
         """(normalised section scores, (token, weight × idf) of the query, for coverage)."""
@@ -248,7 +309,7 @@ class PolicyEngine:
         query = prepare_query(question, self.synonyms)
         if query.empty or query.content < MIN_CONTENT:
             return Result((), False, query.language, reason="too_short")
-        if len(query.units.get(query.language, ())) <= 1 and self.cues.find(query.text):
+        if len(query.units.get(query.language, ())) <= 1 and self._cues(query):
             # a lone out-of-scope word ('weather', 'your name', '养老金') is no policy question
             return Result((), False, query.language, reason="too_short")
         ranked = self._rank(query, max(k, 1))
@@ -265,7 +326,7 @@ class PolicyEngine:
             "text": query.text,
             "language": query.language,
             "content": query.content,
-            "out_of_scope": list(self.cues.find(query.text)),
+            "out_of_scope": list(self._cues(query)),
             "tokens": {lang: list(t) for lang, t in query.tokens.items()},
             "top": [
                 {
@@ -280,6 +341,10 @@ class PolicyEngine:
         }
 
     # ------------------------------------------------------------------ scoring
+
+    def _cues(self, query: Query) -> tuple[str, ...]:
+        """The out-of-scope cues of the question, also through homophone typos (天汽 → 天气)."""
+        return self.cues.find(query.text) or self.cues.find_homophones(query.text)
 
     def _rank(self, query: Query, k: int) -> list[_Candidate]:
         """The k best sections, best first."""
@@ -308,7 +373,7 @@ class PolicyEngine:
         unit_cov = np.zeros(len(top))
         unit_total = 0.0
         for index, mass in parts:
-            units = query.units.get(index.lang, ())
+            units = [index.expand(u) for u in query.units.get(index.lang, ())]
             weights = [index.unit_weight(u) for u in units]
             unit_total += sum(weights)
             for j, pos in enumerate(top):
@@ -320,13 +385,28 @@ class PolicyEngine:
             unit_cov /= unit_total
         scores = total[top]
         lang_threshold = EVIDENCE_THRESHOLDS.get(query.language, EVIDENCE_THRESHOLDS["zh_Hans"])
-        if self.cues.find(query.text):
+        if self._cues(query):
             lang_threshold += OUT_OF_SCOPE_PENALTY
         out = []
         for j, pos in enumerate(top[:k]):
             conf = confidence(float(scores[j]), float(coverage[j]), float(unit_cov[j]), lang_threshold)
             out.append(_Candidate(int(pos), conf, float(scores[j]), float(coverage[j]), float(unit_cov[j])))
         return out
+
+
+def _homophone_table(index: _Bm25) -> dict[str, tuple[str, ...]]:
+    """Known Chinese words and bigrams by kind + toneless pinyin, most frequent first."""
+    table: dict[str, list[str]] = {}
+    for token in index.vocab:
+        kind = token_kind(token)
+        surface = token[len(kind) :]
+        if kind in (WORD, BIGRAM) and len(surface) >= 2 and all(map(is_han, surface)):
+            table.setdefault(kind + char_pinyin_key(surface), []).append(token)
+    df = np.diff(index.indptr)
+    return {
+        key: tuple(sorted(tokens, key=lambda t: -df[index.vocab[t]])[:HOMOPHONE_MAX])
+        for key, tokens in table.items()
+    }
 
 
 def _glued(token: str) -> bool:

@@ -15,6 +15,7 @@ Tokens live in separate namespaces so that the engine can weight them differentl
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import threading
@@ -394,6 +395,19 @@ class CueTable:
                 out.append(phrase)
         return tuple(out)
 
+    def find_homophones(self, text: str) -> tuple[str, ...]:
+        """The Chinese cues that fire for `text` read as toneless pinyin: a cue typed with a
+        homophone of the input method (养老禁, 天汽) counts like the cue itself."""
+        han = [p for p in self._compiled if not p[2] and all(map(is_han, p[1]))]  # type: ignore[attr-defined]
+        if not han or not any(map(is_han, text)):
+            return ()
+        padded = f" {char_pinyin_key(text)} "
+        out = []
+        for phrase, p, _, unless in han:
+            if f" {char_pinyin_key(p)} " in padded and not any(u in text for u in unless):
+                out.append(phrase)
+        return tuple(out)
+
 
 EMPTY_CUES = CueTable()
 
@@ -470,6 +484,31 @@ def en_words(text: str) -> list[str]:
         if is_latin(run[0]) and run not in EN_STOP and len(run) > 1:
             out.append(stem_en(run))
     return out
+
+
+# --------------------------------------------------------------------------- homophones
+
+
+@functools.lru_cache(maxsize=65536)
+def pinyin_key(word: str) -> str:
+    """The toneless pinyin of a Chinese word ('低保' → 'di bao'), for homophone typos of
+    pinyin input methods (抵保, 底保 → 低保). pypinyin reads a known word as a phrase (银行 →
+    yin hang) and anything else character by character; heteronyms are ignored. Characters
+    without a reading are kept as they are."""
+    from pypinyin import Style, lazy_pinyin
+
+    return " ".join(lazy_pinyin(word, style=Style.NORMAL, errors="default"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _char_pinyin(ch: str) -> str:
+    return pinyin_key(ch)
+
+
+def char_pinyin_key(text: str) -> str:
+    """Like `pinyin_key`, character by character (no phrase readings): cheap enough for every
+    character bigram of a large index."""
+    return " ".join(_char_pinyin(ch) for ch in text)
 
 
 def tokens_for(
