@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import normalize_locale
 from bot.policy import render
 from storage.models import Account, CadreQuestion, PolicyQuestion
+from storage.repositories.accounts import AccountRepository
 from storage.repositories.policy import PolicyRepository
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class ForwardingService:
         self.bot = bot
         self.i18n = i18n
         self.repo = PolicyRepository(session)
+        self.accounts = AccountRepository(session)
 
     async def can_ask_cadre(self, household_id: int | None) -> bool:
         """Whether to offer 问我的帮扶干部: the household has an open pairing."""
@@ -83,7 +85,7 @@ class ForwardingService:
         household = await self.repo.household(household_id)
         if cadre is None or household is None:
             return ForwardOutcome(ForwardStatus.NO_CADRE)
-        receivers = await self.repo.cadre_accounts(cadre.id)
+        receivers = await self.accounts.active_for_cadre(cadre.id)
         if not receivers:
             return ForwardOutcome(ForwardStatus.UNREACHABLE)
         row = await self.repo.forward(
@@ -127,7 +129,7 @@ class ForwardingService:
             return ReplyOutcome(ReplyStatus.ALREADY_ANSWERED, head_name)
         answer = answer.strip()[:ANSWER_MAX]
         await self.repo.answer(row, answer, account.id)
-        receivers = await self.repo.household_accounts(row.household_id)
+        receivers = await self.accounts.active_for_household(row.household_id)
         row_id, question = row.id, row.question
         await self.session.commit()
         delivered = 0

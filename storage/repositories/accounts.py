@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.enums import Role
 from storage.models import Account, utcnow
 
 
@@ -33,3 +36,19 @@ class AccountRepository:
     async def set_language(self, account: Account, locale: str) -> None:
         account.language = locale
         await self.session.flush()
+
+    async def active_for_cadre(self, cadre_id: int) -> Sequence[Account]:
+        """The active Telegram accounts bound to this cadre."""
+        return await self._active(Role.CADRE, Account.cadre_id == cadre_id)
+
+    async def active_for_household(self, household_id: int) -> Sequence[Account]:
+        """The active Telegram accounts bound to this household."""
+        return await self._active(Role.HOUSEHOLD, Account.household_id == household_id)
+
+    async def _active(self, role: Role, bound_to: ColumnElement[bool]) -> Sequence[Account]:
+        stmt = (
+            select(Account)
+            .where(Account.role == role, bound_to, Account.is_active.is_(True))
+            .order_by(Account.id)
+        )
+        return (await self.session.scalars(stmt)).all()

@@ -8,9 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.enums import Role
 from storage.models import (
-    Account,
     Cadre,
     CadreQuestion,
     Household,
@@ -98,34 +96,6 @@ class PolicyRepository:
             .join(Pairing, Pairing.cadre_id == Cadre.id)
             .where(Pairing.household_id == household_id, Pairing.end_date.is_(None))
         )
-
-    async def cadre_accounts(self, cadre_id: int) -> Sequence[Account]:
-        """The active Telegram accounts bound to this cadre."""
-        return (
-            await self.session.scalars(
-                select(Account)
-                .where(
-                    Account.role == Role.CADRE,
-                    Account.cadre_id == cadre_id,
-                    Account.is_active.is_(True),
-                )
-                .order_by(Account.id)
-            )
-        ).all()
-
-    async def household_accounts(self, household_id: int) -> Sequence[Account]:
-        """The active Telegram accounts bound to this household."""
-        return (
-            await self.session.scalars(
-                select(Account)
-                .where(
-                    Account.role == Role.HOUSEHOLD,
-                    Account.household_id == household_id,
-                    Account.is_active.is_(True),
-                )
-                .order_by(Account.id)
-            )
-        ).all()
 
     async def household(self, household_id: int) -> Household | None:
         return await self.session.get(Household, household_id)
