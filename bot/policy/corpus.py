@@ -338,16 +338,24 @@ def _load_topics(directory: Path) -> tuple[Topic, ...]:
     return tuple(topics)
 
 
-def _load_synonyms(directory: Path) -> SynonymTable:
-    path = directory / "synonyms.yaml"
+def _open_per_locale(path: Path) -> tuple[_Doc, _Checker] | None:
+    """An optional file mapping each locale to a list; None when absent or empty."""
     if not path.exists():
-        return SynonymTable()
+        return None
     doc = _Doc(path, _display(path))
     if doc.data is None:
-        return SynonymTable()
+        return None
     top = _Checker(doc, doc.node, doc.data)
     top.require_mapping()
     top.only(set(LOCALES))
+    return doc, top
+
+
+def _load_synonyms(directory: Path) -> SynonymTable:
+    opened = _open_per_locale(directory / "synonyms.yaml")
+    if opened is None:
+        return SynonymTable()
+    doc, top = opened
     groups: dict[str, tuple[tuple[str, ...], ...]] = {}
     for loc in LOCALES:
         items = doc.data.get(loc) or []
@@ -374,15 +382,10 @@ def _load_synonyms(directory: Path) -> SynonymTable:
 def _load_out_of_scope(directory: Path) -> CueTable:
     """out_of_scope.yaml (optional): per locale a list of cues, each a word or
     {cue: word, unless: [words]}."""
-    path = directory / "out_of_scope.yaml"
-    if not path.exists():
+    opened = _open_per_locale(directory / "out_of_scope.yaml")
+    if opened is None:
         return CueTable()
-    doc = _Doc(path, _display(path))
-    if doc.data is None:
-        return CueTable()
-    top = _Checker(doc, doc.node, doc.data)
-    top.require_mapping()
-    top.only(set(LOCALES))
+    doc, top = opened
     cues: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
     for loc in LOCALES:
         items = doc.data.get(loc) or []
