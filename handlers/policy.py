@@ -82,12 +82,18 @@ async def on_question(
     if answered:
         await message.answer(
             render.answer_text(best.section, locale),
-            reply_markup=render.answer_keyboard(row.id, best.section.number, can_ask_cadre=can_ask),
+            reply_markup=render.answer_keyboard(
+                row.id,
+                best.section.number,
+                can_ask_cadre=can_ask,
+                related=[m.section for m in result.suggestions],
+            ),
         )
     else:
+        offered = [m.section for m in result.suggestions]
         await message.answer(
-            render.refusal_text(corpus.document_title, can_ask_cadre=can_ask),
-            reply_markup=render.refusal_keyboard(row.id, can_ask_cadre=can_ask),
+            render.refusal_text(corpus.document_title, can_ask_cadre=can_ask, has_suggestions=bool(offered)),
+            reply_markup=render.refusal_keyboard(row.id, can_ask_cadre=can_ask, suggestions=offered),
         )
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 MESSAGE_LIMIT = 4096  # Telegram's limit on a message's text (UTF-16 code units, after parsing)
 PAGE_SIZE = 8  # sections per page in /topics
+BUTTON_LABEL_LIMIT = 32  # characters of a section button's label (longer titles end in …)
 
 
 # --------------------------------------------------------------------- callback data
@@ -38,7 +39,8 @@ class QuestionCB(CallbackData, prefix="pq"):
 
 
 class SectionCB(CallbackData, prefix="ps"):
-    """orig: the section's original text; show: its answer (from /benefits)."""
+    """orig: the section's original text; show: its answer (from /benefits and the
+    "may be related" buttons under answers and refusals)."""
 
     action: str
     n: int
@@ -76,10 +78,12 @@ def answer_text(section: Section, locale: str) -> str:
     return f"{escape(section.answer_for(locale).strip())}\n\n{citation(section)}"
 
 
-def refusal_text(document_title: str, *, can_ask_cadre: bool) -> str:
+def refusal_text(document_title: str, *, can_ask_cadre: bool, has_suggestions: bool = False) -> str:
     head = _("抱歉，《{document}》中没有找到与您的问题相关的规定，我无法给您准确的答复。").format(
         document=escape(document_title)
     )
+    if has_suggestions:
+        head += "\n\n" + _("下面这些条款可能与您的问题有关，可以点开看看。")
     if can_ask_cadre:
         step = _("您可以点下面的按钮，把问题转给您的帮扶干部。")
     else:
@@ -111,7 +115,26 @@ def ask_cadre_button(question_id: int) -> InlineKeyboardButton:
     )
 
 
-def answer_keyboard(question_id: int, section_number: int, *, can_ask_cadre: bool) -> InlineKeyboardMarkup:
+def suggestion_rows(sections: Iterable[Section]) -> list[list[InlineKeyboardButton]]:
+    """One button per "may be related" section; it opens the section's answer."""
+    return [
+        [
+            InlineKeyboardButton(
+                text=_clip_label("📄 " + section_heading(section)),
+                callback_data=SectionCB(action="show", n=section.number).pack(),
+            )
+        ]
+        for section in sections
+    ]
+
+
+def _clip_label(text: str, limit: int = BUTTON_LABEL_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def answer_keyboard(
+    question_id: int, section_number: int, *, can_ask_cadre: bool, related: Sequence[Section] = ()
+) -> InlineKeyboardMarkup:
     rows = [
         [
             InlineKeyboardButton(text=_("原文"), callback_data=SectionCB(action="orig", n=section_number).pack()),
@@ -119,15 +142,19 @@ def answer_keyboard(question_id: int, section_number: int, *, can_ask_cadre: boo
             InlineKeyboardButton(text="👎", callback_data=QuestionCB(action="down", id=question_id).pack()),
         ]
     ]
+    rows.extend(suggestion_rows(related))
     if can_ask_cadre:
         rows.append([ask_cadre_button(question_id)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def refusal_keyboard(question_id: int, *, can_ask_cadre: bool) -> InlineKeyboardMarkup | None:
-    if not can_ask_cadre:
-        return None
-    return InlineKeyboardMarkup(inline_keyboard=[[ask_cadre_button(question_id)]])
+def refusal_keyboard(
+    question_id: int, *, can_ask_cadre: bool, suggestions: Sequence[Section] = ()
+) -> InlineKeyboardMarkup | None:
+    rows = suggestion_rows(suggestions)
+    if can_ask_cadre:
+        rows.append([ask_cadre_button(question_id)])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def section_keyboard(section_number: int) -> InlineKeyboardMarkup:

@@ -3,7 +3,6 @@ and the evaluation script (bot/policy/evaluate.py)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import yaml
 
 from bot.policy import evaluate
 from bot.policy.corpus import load_corpus
-from bot.policy.engine import Match, PolicyEngine, Result, section_numbers
+from bot.policy.engine import SUGGEST_FLOOR, Match, PolicyEngine, Result, section_numbers
 from tests.policy.fixture_corpus import write_corpus
 
 
@@ -131,22 +130,28 @@ def test_real_corpus_refuses_out_of_scope(real: PolicyEngine, question: str) -> 
     assert not real.ask(question).answered, real.explain(question)
 
 
-def test_real_corpus_is_fast(real: PolicyEngine) -> None:
-    questions = [
-        "贷款要抵押吗",
-        "대출 받을 때 담보가 필요해요?",
-        "Do I need collateral?",
-        "明天会下雨吗",
-        "贷" * 4000,
-    ]
-    for q in questions:
-        real.ask(q)
-    started = time.perf_counter()
-    for _ in range(20):
-        for q in questions:
-            real.ask(q)
-    per_call = (time.perf_counter() - started) / (20 * len(questions))
-    assert per_call < 0.02  # the target is p99 ≤ 20 ms; typical calls take well under 1 ms
+def test_real_corpus_takes_any_length(real: PolicyEngine) -> None:
+    # Latency is measured by `python -m bot.policy.evaluate` (BENCHMARKS.md), not asserted
+    # here: the machines are shared. This only checks that huge inputs are handled.
+    for q in ("贷" * 4000, "대출 " * 1000, "loan " * 1000, "？" * 4000):
+        result = real.ask(q)
+        assert isinstance(result, Result)
+
+
+def test_suggestions_are_offered_not_cited(real: PolicyEngine) -> None:
+    answered = real.ask("孩子上大学能贷款吗")
+    assert answered.answered and answered.best is not None
+    offered = section_numbers(answered.suggestions)
+    assert answered.best.section.number not in offered and 1 <= len(offered) <= 2
+    assert all(m.score >= SUGGEST_FLOOR for m in answered.suggestions)
+    assert offered == section_numbers(answered.matches[1:])[: len(offered)]
+    # a refusal cites nothing but may offer near sections …
+    near = real.ask("养老金怎么领")
+    assert not near.answered and near.matches == () and near.best is None
+    assert section_numbers(near.suggestions) == [11]
+    # … and offers nothing when nothing is near, or the question is too short
+    for question in ("世界杯决赛几点开始直播", "贷", "😀😀"):
+        assert real.ask(question).suggestions == (), question
 
 
 def test_explain(real: PolicyEngine) -> None:

@@ -3,8 +3,6 @@ raises, and the engine refuses where answering makes no sense."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.policy.corpus import load_corpus
@@ -51,9 +49,8 @@ def test_html_like_text_and_emoji() -> None:
 
 def test_query_is_truncated() -> None:
     assert len(normalize("贷" * 4000, limit=MAX_QUERY_CHARS)) == MAX_QUERY_CHARS
-    started = time.perf_counter()
-    prepare_query("贷款要抵押吗，" * 600)
-    assert time.perf_counter() - started < 0.5
+    query = prepare_query("贷款要抵押吗，" * 600)  # cut before tokenising, not after
+    assert len(query.text) <= MAX_QUERY_CHARS
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,21 @@ async def test_real_corpus_answers_and_refuses(tg, people, real_policy) -> None:
         assert ERROR_REPLY not in reply["text"]
         if "依据：" in reply["text"]:
             assert CITATION.search(reply["text"]), reply["text"]
-            assert labels(reply) == ["原文", "👍", "👎"]
+            assert labels(reply)[:3] == ["原文", "👍", "👎"]
+            assert all(label.startswith("📄 （") for label in labels(reply)[3:])
     refusal = await ask_one(tg, PUBLIC_USER, "世界杯决赛几点开始直播")
     assert "依据" not in refusal["text"] and "村委会" in refusal["text"]
+    assert not refusal.get("reply_markup")  # nothing near it: no "may be related" buttons
+
+
+async def test_refusal_offers_sections_that_may_be_related(tg, people, real_policy) -> None:
+    # Pensions are not in the document (a refusal, no citation), but social-security
+    # support (十一) is near: it is offered as a button, and the button opens its answer.
+    refusal = await ask_one(tg, PUBLIC_USER, "养老金怎么领")
+    assert "依据" not in refusal["text"] and "可能与您的问题有关" in refusal["text"]
+    section = real_policy.corpus.sections[11]
+    assert labels(refusal) == [f"📄 （十一）{section.title}"]
+    pressed = await tg.press(PUBLIC_USER, refusal["message_id"], "ps:show:11")
+    [shown] = await tg.wait_replies(PUBLIC_USER, after_seq=pressed["seq"])
+    assert shown["text"].startswith(section.answer_for("zh_Hans").strip()[:20])
+    assert shown["text"].endswith("（十一）") and labels(shown) == ["原文"]
