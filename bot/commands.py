@@ -27,9 +27,27 @@ PUBLIC: list[tuple[str, LazyProxy]] = [
 ]
 
 ROLE_COMMANDS: dict[Role, list[tuple[str, LazyProxy]]] = {
-    Role.HOUSEHOLD: [("benefits", __("查看我家可能享受的政策"))],
-    Role.CADRE: [],
-    Role.ADMIN: [("reload_policy", __("重新加载政策库"))],
+    Role.HOUSEHOLD: [
+        ("benefits", __("查看我家可能享受的政策")),
+        ("plan", __("查看我家的帮扶计划")),
+        ("hardship", __("报告新遇到的困难")),
+        ("requests", __("查看困难报告的办理情况")),
+        ("cancel", __("取消当前操作")),
+    ],
+    Role.CADRE: [
+        ("today", __("今天和本周要做的事")),
+        ("households", __("我帮扶的贫困户")),
+        ("visit", __("登记一次走访")),
+        ("milestone", __("给贫困户添加计划事项")),
+        ("requests", __("贫困户报告的困难")),
+        ("cancel", __("取消当前操作")),
+    ],
+    Role.ADMIN: [
+        ("households", __("辖区内的贫困户")),
+        ("flags", __("存疑的走访记录")),
+        ("requests", __("辖区内的困难报告")),
+        ("reload_policy", __("重新加载政策库")),
+    ],
 }
 
 

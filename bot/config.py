@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.work.rules import Rules, RulesError, load_rules
+
 SUPPORTED_LOCALES = ("zh_Hans", "ko", "en")
 
 _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
@@ -54,6 +56,9 @@ class Settings(BaseSettings):
         default=None, description="secret key (16+ characters) for hashing national ID numbers"
     )
     invite_ttl_days: int = Field(default=14, ge=1, le=365, description="days an invitation stays valid, 1-365")
+    cadence_file: Path | None = Field(
+        default=None, description="a YAML file of visit-cadence rules (defaults: bot/work/cadence.yaml)"
+    )
     bot_username: str | None = Field(
         default=None, description="the bot's @username for invitation links when no token is set"
     )
@@ -137,6 +142,11 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def rules(self) -> Rules:
+        """The cadence rules (CADENCE_FILE over the shipped defaults); RulesError if invalid."""
+        return load_rules(self.cadence_file)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -151,7 +161,11 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build Settings, raising ConfigError with one console line on invalid input."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings.rules  # noqa: B018 - read the cadence file now: a bad one stops start-up with one line
+        return settings
+    except RulesError as exc:
+        raise ConfigError(f"configuration error: CADENCE_FILE: {exc}") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"

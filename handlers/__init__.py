@@ -18,8 +18,12 @@ def setup_routers() -> Router:
         common,
         errors,
         fallback,
+        hardship,
+        households,
+        milestones,
         policy,
         topics,
+        visits,
     )
 
     root = Router(name="root")
@@ -31,6 +35,10 @@ def setup_routers() -> Router:
         topics.router,
         benefits.router,
         cadre_questions.router,
+        households.router,
+        visits.router,
+        milestones.router,
+        hardship.router,
         policy.router,  # free text = a policy question (no dialog state set): keep it last but one
         fallback.router,
     )

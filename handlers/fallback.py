@@ -4,11 +4,22 @@ and stale or forged buttons."""
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 router = Router(name="fallback")
+
+
+@router.message(Command("cancel"))
+async def cancel(message: Message, state: FSMContext) -> None:
+    """/cancel outside any dialog that handles it itself: end whatever state is left."""
+    if await state.get_state() is None:
+        await message.answer(_("当前没有进行中的操作。"))
+        return
+    await state.clear()
+    await message.answer(_("已取消。"))
 
 
 @router.message(F.text.startswith("/"))

@@ -164,3 +164,23 @@ class Role(StrEnum):
     HOUSEHOLD = "household"
     CADRE = "cadre"
     ADMIN = "admin"
+
+
+class HardshipCategory(StrEnum):
+    """Kinds of sudden hardship a household reports (section (十二), risk of returning to poverty)."""
+
+    ILLNESS = "illness"  # 疾病
+    DISASTER = "disaster"  # 灾害
+    JOB_LOSS = "job_loss"  # 失业
+    SCHOOL_COSTS = "school_costs"  # 上学费用
+    HOUSING_DAMAGE = "housing_damage"  # 住房损坏
+    OTHER = "other"  # 其他
+
+
+class HardshipState(StrEnum):
+    """Derived from a request's timestamps and deadlines, never stored."""
+
+    NEW = "new"  # 待受理
+    ACKNOWLEDGED = "acknowledged"  # 已受理
+    RESOLVED = "resolved"  # 已办结
+    OVERDUE = "overdue"  # 已逾期 (acknowledgement or outcome deadline passed)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.enums import (
     CadreLevel,
+    HardshipCategory,
     HouseholdStatus,
     HousingGrade,
     MilestoneCategory,
@@ -177,13 +178,16 @@ class Cadre(Base):
     level: Mapped[CadreLevel] = mapped_column(_enum(CadreLevel))
     phone: Mapped[str | None] = mapped_column(String(32))
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"), index=True)
+    # 联系点: the village a unit leader must visit at least twice a year (cadence rules)
+    leader_village_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
     supervisor_id: Mapped[int | None] = mapped_column(
         ForeignKey("cadres.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    region: Mapped[Region] = relationship()
+    region: Mapped[Region] = relationship(foreign_keys=[region_id])
+    leader_village: Mapped[Region | None] = relationship(foreign_keys=[leader_village_id])
     supervisor: Mapped[Cadre | None] = relationship(remote_side=[id])
 
 
@@ -198,12 +202,23 @@ class Pairing(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Kept by bot/work/cadence.py (on every visit, pairing and rules change) so that "who is
+    # due or overdue" is an index range scan over a million pairings, not an aggregate.
+    last_visit_on: Mapped[date | None] = mapped_column(Date)  # latest visit since start_date
+    next_visit_due: Mapped[date | None] = mapped_column(Date)  # from the cadence rules
 
     cadre: Mapped[Cadre] = relationship()
     household: Mapped[Household] = relationship()
 
     __table_args__ = (
         Index("ix_pairings_cadre_open", "cadre_id", "end_date"),
+        Index("ix_pairings_cadre_due", "cadre_id", "next_visit_due"),
+        Index(
+            "ix_pairings_open_due",
+            "next_visit_due",
+            sqlite_where=text("end_date IS NULL"),
+            postgresql_where=text("end_date IS NULL"),
+        ),
         Index("ix_pairings_household_open", "household_id", "end_date"),
         # At most one open pairing per household ('not lifted, not unpaired').
         Index(
@@ -235,12 +250,16 @@ class Visit(Base):
     )
     rating: Mapped[int | None] = mapped_column(Integer)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirm_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # PENDING expires after this
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # denied, or no answer in time
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
         Index("ix_visits_household_date", "household_id", "visited_on"),
         Index("ix_visits_cadre_date", "cadre_id", "visited_on"),
+        Index("ix_visits_confirmation_due", "confirmation", "confirm_due_at"),
+        Index("ix_visits_flagged", "flagged", "flagged_at"),
     )
 
 
@@ -257,12 +276,15 @@ class Milestone(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence_text: Mapped[str | None] = mapped_column(Text)
     evidence_photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(64), default="import")  # 'import' or 'account:<id>'
+    completed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         UniqueConstraint("household_id", "title", name="uq_milestones_household_title"),
         Index("ix_milestones_open_due", "due_date", "completed_at"),
+        Index("ix_milestones_household_due", "household_id", "due_date"),
     )
 
     @property
@@ -415,3 +437,49 @@ class CadreQuestion(Base):
         Index("ix_cadre_questions_cadre_open", "cadre_id", "answered_at"),
         Index("ix_cadre_questions_household", "household_id", "created_at"),
     )
+
+
+class HardshipRequest(Base):
+    """A household's report of a sudden hardship (突发困难), with its two deadlines.
+
+    The state (new / acknowledged / resolved / overdue) is derived from the timestamps and
+    deadlines (bot/work/hardship.py); the deadlines are stored so that "what is overdue"
+    is an index range scan.
+    """
+
+    __tablename__ = "hardship_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="RESTRICT"), index=True)
+    cadre_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id", ondelete="SET NULL"))  # paired at filing
+    category: Mapped[HardshipCategory] = mapped_column(_enum(HardshipCategory))
+    text: Mapped[str] = mapped_column(Text, default="")
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set by the notification engine
+
+    household: Mapped[Household] = relationship()
+    cadre: Mapped[Cadre | None] = relationship()
+
+    __table_args__ = (
+        Index("ix_hardship_cadre_open", "cadre_id", "resolved_at"),
+        Index("ix_hardship_ack_due", "ack_due_at", "acknowledged_at"),
+        Index("ix_hardship_outcome_due", "outcome_due_at", "resolved_at"),
+    )
+
+
+class FsmRecord(Base):
+    """aiogram FSM state and data of one chat/user (bot/fsm_storage.py), so that a dialog
+    survives a restart without Redis."""
+
+    __tablename__ = "fsm_records"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
