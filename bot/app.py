@@ -10,12 +10,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.access import AccessMiddleware
 from bot.config import ConfigError, Settings
+from bot.fsm_storage import CommitBeforeSending, FsmSessionMiddleware, SqlStorage
 from bot.i18n import create_i18n
 from bot.middlewares import DbSessionMiddleware, LocaleMiddleware
 from bot.policy.corpus import CorpusError
@@ -28,15 +30,20 @@ def create_bot(settings: Settings, token: str | None = None) -> Bot:
     if not token:
         raise ValueError("BOT_TOKEN is required to create a bot")
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(CommitBeforeSending())  # what an update wrote is committed before the user sees a reply
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def create_fsm_storage(settings: Settings) -> BaseStorage:
+def create_fsm_storage(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+) -> BaseStorage:
+    """Where dialog (FSM) state lives: Redis when REDIS_URL is set, else the database's
+    `fsm_records` table (bot/fsm_storage.py). Either way a dialog survives a restart."""
     if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
         return RedisStorage.from_url(settings.redis_url)
-    return MemoryStorage()
+    if sessionmaker is None:
+        raise ValueError("without REDIS_URL the FSM storage needs the database sessionmaker")
+    return SqlStorage(sessionmaker)
 
 
 def create_dispatcher(
@@ -48,12 +55,17 @@ def create_dispatcher(
 ) -> Dispatcher:
     from handlers import setup_routers
 
-    dp = Dispatcher(storage=storage or create_fsm_storage(settings))
+    storage = storage if storage is not None else create_fsm_storage(settings, sessionmaker)
+    # One update at a time per chat: a dialog step never races the next one from the same
+    # user (a double press, two devices). Redis locks across processes; otherwise in-process.
+    isolation = storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+    dp = Dispatcher(storage=storage, events_isolation=isolation)
     dp["settings"] = settings
     dp["policy"] = policy if policy is not None else load_policy()
     dp["sessionmaker"] = sessionmaker
     dp["i18n"] = i18n
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(FsmSessionMiddleware())  # SqlStorage writes in the update's transaction
     dp.update.outer_middleware(AccessMiddleware())
     LocaleMiddleware(i18n).setup(dp)
     dp.include_router(setup_routers())

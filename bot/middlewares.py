@@ -31,6 +31,9 @@ class DbSessionMiddleware(BaseMiddleware):
             try:
                 result = await handler(event, data)
             except BaseException:
+                # Detach first: a rollback would expire the loaded objects, and the error
+                # handler (run after this session is gone) still reads the account's language.
+                session.expunge_all()
                 await session.rollback()
                 raise
             await session.commit()

@@ -7,7 +7,6 @@ import secrets
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.app import create_fsm_storage
 from bot.config import load_settings
@@ -25,12 +24,6 @@ async def _redis_available() -> bool:
         return False
     finally:
         await client.aclose()
-
-
-def test_memory_storage_without_redis(monkeypatch, tmp_path) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    assert isinstance(create_fsm_storage(load_settings()), MemoryStorage)
 
 
 async def test_redis_storage_survives_a_new_process_instance(monkeypatch, tmp_path) -> None:
