@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.app import Application
 from bot.commands import register_default_commands
+from bot.work.cadence import ensure_rules_applied
 from storage.db import ensure_migrated
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ async def on_startup(app: Application) -> None:
     me = await app.bot.get_me()
     log.info("bot @%s started", me.username)
     await register_default_commands(app.bot, app.i18n)
+    async with app.sessionmaker() as session:  # recompute visit due dates if the rules changed
+        await ensure_rules_applied(session, app.settings.rules.visits)
 
 
 async def run_polling(app: Application) -> None:

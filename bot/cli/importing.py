@@ -45,6 +45,7 @@ def command(kind: str, file: Path, skip_invalid: bool, dry_run: bool, quiet: boo
                     file,
                     skip_invalid=skip_invalid,
                     id_hash_key=settings.id_hash_key,
+                    visit_rules=settings.rules.visits,
                     dry_run=dry_run,
                     progress=progress,
                     max_errors=MAX_SHOWN,

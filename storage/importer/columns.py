@@ -163,6 +163,11 @@ CADRES = KindSpec(
         Column("supervisor_code", "上级编号", "supervisor_code", Presence.OPTIONAL,
                "干部编号 of the supervising cadre: in the same file (also further down) or "
                "already in the database; empty = none", "EXGB001", ("上级干部编号",)),
+        Column("leader_village", "联系点", "leader_village", Presence.OPTIONAL,
+               "the village a unit leader must visit (visit-cadence rules), as 市州/县市区/乡镇/行政村 "
+               "(吉林省/ in front is accepted); the village must already be in the database "
+               "(import households first); empty = none", "白山市/示例县/示例镇/示例一村",
+               ("联系村", "帮扶联系点")),
     ),
     ("code",),
 )

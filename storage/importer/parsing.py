@@ -189,6 +189,24 @@ def parse_region_name(value: Any) -> str:
     return text
 
 
+_PATH_SPLIT = re.compile(r"\s*[/／\\]\s*")
+PROVINCE = "吉林省"
+
+
+def parse_village_path(value: Any) -> tuple[str, ...]:
+    """'市州/县市区/乡镇/行政村' (optionally '吉林省/' in front) → the four names."""
+    text = cell_text(value).strip().strip("/／\\")
+    parts = [p for p in _PATH_SPLIT.split(text) if p]
+    if parts and parts[0] == PROVINCE:
+        parts = parts[1:]
+    if len(parts) != 4:
+        raise CellValueError(
+            "expected a village path 市州/县市区/乡镇/行政村 such as 白山市/示例县/示例镇/示例一村 "
+            f"({len(parts)} part{'s' if len(parts) != 1 else ''} given)"
+        )
+    return tuple(parse_region_name(p) for p in parts)
+
+
 def parse_code(max_len: int = 32) -> Callable[[Any], str]:
     """Registry numbers and cadre numbers: no spaces; numbers from XLSX as digits."""
 
@@ -494,6 +512,7 @@ class CadreRecord(Record):
     city: str
     county: str
     supervisor_code: str | None = None
+    leader_village: tuple[str, ...] | None = None  # 市州, 县市区, 乡镇, 行政村
 
 
 @dataclass(kw_only=True)
@@ -545,6 +564,7 @@ _FIELDS: dict[str, dict[str, tuple[_Parser, Any]]] = {
         "city": (parse_region_name, None),
         "county": (parse_region_name, None),
         "supervisor_code": (parse_code(32), None),
+        "leader_village": (parse_village_path, None),
     },
     "pairings": {
         "cadre_code": (parse_code(32), None),

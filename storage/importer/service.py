@@ -47,6 +47,7 @@ from storage.importer.parsing import (
 from storage.importer.readers import ImportFileError, read_table
 from storage.models import Cadre, Household, Milestone, Pairing, Region, utcnow
 from storage.repositories.audit import AuditRepository
+from storage.repositories.cadence import CadenceRepository, CadenceRules
 from storage.repositories.regions import PROVINCE_NAME, SEPARATOR, RegionRepository
 
 T = TypeVar("T")
@@ -169,6 +170,7 @@ async def import_file(
     progress: bool = False,
     actor: str = "cli",
     max_errors: int = DEFAULT_MAX_ERRORS,
+    visit_rules: CadenceRules | None = None,
 ) -> ImportReport:
     """Import one registry file of `kind` (households, cadres, pairings, milestones).
 
@@ -177,6 +179,9 @@ async def import_file(
     (before touching the database) and ImportDatabaseError when the write fails; row
     problems are returned in the report (then nothing is written unless `skip_invalid`).
     `id_hash_key` is settings.id_hash_key (None: the key stored in app_meta, generated once).
+    `visit_rules` is settings.rules.visits, used to compute the new pairings' next visit due
+    (None: the rules the bot last applied, kept in app_meta; before any bot start the
+    shipped defaults of bot/work/cadence.yaml).
     """
     spec = SPECS.get(kind)
     if spec is None:
@@ -190,7 +195,10 @@ async def import_file(
     importer_cls = _IMPORTERS[kind]
     async with _session_scope(target) as session:
         try:
-            importer = importer_cls(session, errors, header, keys, id_hash_key=id_hash_key, progress=progress)
+            if visit_rules is None:
+                visit_rules = await CadenceRepository(session).stored_rules() or _default_visit_rules()
+            importer = importer_cls(session, errors, header, keys, id_hash_key=id_hash_key, progress=progress,
+                                    visit_rules=visit_rules)
             await importer.validate(errors.valid(records))
             report.invalid_rows = len(errors.bad_rows)
             if report.error_count and not skip_invalid:
@@ -225,6 +233,12 @@ async def import_file(
             await session.rollback()
             raise
     return report
+
+
+def _default_visit_rules() -> CadenceRules:
+    from bot.work.rules import load_rules  # the shipped defaults (no bot start has stored rules yet)
+
+    return load_rules().visits
 
 
 def _read_records(
@@ -292,8 +306,10 @@ class _Importer(ABC):
         *,
         id_hash_key: str | None,
         progress: bool,
+        visit_rules: CadenceRules,
     ) -> None:
         self.session = session
+        self.visit_rules = visit_rules
         self.errors = errors
         self.header = header
         self.keys = keys  # (row, natural key) of every row whose key parsed
@@ -449,12 +465,46 @@ class _CadreImporter(_Importer):
 
     async def validate(self, records: list[CadreRecord]) -> None:
         await self._check_cities(records)
+        await self._check_leader_villages(records)
         sup_col = self.col("supervisor_code")
         row_of_code = {key[0]: row for row, key in self.keys}
         in_db = await self._ids_by_code(Cadre.code, {r.supervisor_code for r in records if r.supervisor_code})
         self._check_references(records, row_of_code, in_db, sup_col)
         await self._check_cycles(self.errors.valid(records), sup_col)
         self._check_references(records, row_of_code, in_db, sup_col)  # rows pointing into a loop
+
+    async def _check_leader_villages(self, records: list[CadreRecord]) -> None:
+        """联系点 must name a 行政村 that exists (villages come with the households import)."""
+        self.leader_villages: dict[tuple[str, ...], int] = {}
+        wanted = {r.leader_village for r in records if r.leader_village}
+        if not wanted:
+            return
+        cities = set(
+            (await self.session.scalars(select(Region.name).where(Region.level == RegionLevel.CITY))).all()
+        )
+
+        def canonical(chain: tuple[str, ...]) -> tuple[str, ...]:
+            city = chain[0] if chain[0] in cities else CITY_ALIASES.get(chain[0], chain[0])
+            return (city, *chain[1:])
+
+        paths = {chain: SEPARATOR.join((PROVINCE_NAME, *canonical(chain))) for chain in wanted}
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(paths.values()))):
+            rows = await self.session.execute(
+                select(Region.path, Region.id).where(Region.path.in_(chunk), Region.level == RegionLevel.VILLAGE)
+            )
+            found.update({p: i for p, i in rows.all()})
+        column = self.col("leader_village")
+        for rec in records:
+            if not rec.leader_village:
+                continue
+            region_id = found.get(paths[rec.leader_village])
+            if region_id is None:
+                shown = SEPARATOR.join(rec.leader_village)
+                self.errors.add(rec.row, column, f"unknown village '{shown}': no 行政村 with this path in the "
+                                                 "database (import households first)")
+            else:
+                self.leader_villages[rec.leader_village] = region_id
 
     def _check_references(
         self, records: list[CadreRecord], row_of_code: dict[str, int], in_db: dict[str, int], sup_col: str
@@ -524,7 +574,8 @@ class _CadreImporter(_Importer):
     async def write(self, records: list[CadreRecord], report: ImportReport) -> None:
         regions = await self._region_ids({(r.city, r.county) for r in records})
         sup_ids = await self._ids_by_code(Cadre.code, {r.supervisor_code for r in records if r.supervisor_code})
-        cols = [getattr(Cadre, f) for f in ("id", "code", "region_id", "supervisor_id", *self.FIELDS)]
+        cols = [getattr(Cadre, f) for f in ("id", "code", "region_id", "supervisor_id", "leader_village_id",
+                                            *self.FIELDS)]
         later: list[CadreRecord] = []  # supervisors created by this import: set them at the end
         with self.bar(len(records), "writing cadres") as bar:
             for chunk in _chunks(records):
@@ -535,6 +586,9 @@ class _CadreImporter(_Importer):
                 for rec in chunk:
                     values: dict[str, Any] = {f: getattr(rec, f) for f in self.FIELDS}
                     values["region_id"] = regions[(rec.city, rec.county)]
+                    if "leader_village" in rec.present:
+                        village = rec.leader_village
+                        values["leader_village_id"] = self.leader_villages[village] if village else None
                     wanted: Any = None
                     if rec.supervisor_code:
                         wanted = sup_ids.get(rec.supervisor_code, _NEW)
@@ -543,8 +597,9 @@ class _CadreImporter(_Importer):
                     old = existing.get(rec.code)
                     if old is None:
                         sup_id = None if wanted is _NEW else wanted
-                        inserts.append({**values, "code": rec.code, "supervisor_id": sup_id,
-                                        "created_at": self.now, "updated_at": self.now})
+                        inserts.append({"leader_village_id": None, **values, "code": rec.code,
+                                        "supervisor_id": sup_id, "created_at": self.now,
+                                        "updated_at": self.now})
                         report.created += 1
                         continue
                     diff = {k: v for k, v in values.items() if getattr(old, k) != v}
@@ -650,13 +705,18 @@ class _PairingImporter(_Importer):
 
     async def write(self, records: list[PairingRecord], report: ImportReport) -> None:
         plan = self.plan
-        closings = [{"id": pid, "end_date": end} for pid, end in plan.closings.items()]
+        # A closed pairing keeps its last visit but no longer has a next visit due.
+        closings = [{"id": pid, "end_date": end, "next_visit_due": None} for pid, end in plan.closings.items()]
         with self.bar(len(closings) + len(plan.inserts), "writing pairings") as bar:
             await self._bulk_update(Pairing, closings)  # close first: one open pairing per household
             bar.update(len(closings))
             for chunk in _chunks(plan.inserts):
                 await self._insert(Pairing, list(chunk))
                 bar.update(len(chunk))
+        # The new open pairings' last visit and next visit due (bot/work/cadence.py rules).
+        await CadenceRepository(self.session).refresh(
+            self.visit_rules, household_ids={p["household_id"] for p in plan.inserts if p["end_date"] is None}
+        )
         report.created += plan.created
         report.unchanged += plan.unchanged
         report.closed += len(closings)
