@@ -1,0 +1,1 @@
+from tests.work.milestones.flow import frozen_clock  # noqa: F401
