@@ -16,12 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.work.cadence import refresh_pairings
+from bot.work.rules import Rules, load_rules
+from bot.work.workdays import add_working_days
 from storage.enums import (
     CadreLevel,
+    HardshipCategory,
     HouseholdStatus,
     HousingGrade,
     MilestoneCategory,
@@ -30,9 +35,10 @@ from storage.enums import (
     VisitConfirmation,
     VisitKind,
 )
-from storage.models import Cadre, Household, Milestone, Pairing, Region, Visit
+from storage.models import Cadre, HardshipRequest, Household, Milestone, Pairing, Region, Visit
 from storage.repositories.regions import PROVINCE_NAME, SEPARATOR, RegionRepository
 
+DEMO_TZ = ZoneInfo("Asia/Shanghai")
 C = PovertyCause
 M = SupportMeasure
 S = HouseholdStatus
@@ -162,6 +168,14 @@ VISITS: tuple[tuple[str, str, int, VisitKind, VisitConfirmation, int | None, str
      "【演示】电话推荐县内企业岗位"),
 )
 
+# (household reg_no, category, text, filed offset in days, acknowledged offset, resolved offset, outcome)
+HARDSHIPS: tuple[tuple[str, HardshipCategory, str, int, int | None, int | None, str | None], ...] = (
+    ("DEMO-H001", HardshipCategory.ILLNESS, "【演示】户主住院，医药费负担重", -1, None, None, None),
+    ("DEMO-H003", HardshipCategory.HOUSING_DAMAGE, "【演示】大风刮坏了房顶", -9, None, None, None),
+    ("DEMO-H005", HardshipCategory.SCHOOL_COSTS, "【演示】孩子考上高中，学费凑不齐", -20, -19, -6,
+     "【演示】已落实普通高中免学杂费和国家助学金"),
+)
+
 HOUSEHOLDS: tuple[DemoHousehold, ...] = (
     DemoHousehold("DEMO-H001", "张示范", "演示镇", "演示东村", 4, C.ILLNESS | C.LACK_FUNDS,
                   M.PRODUCTION, S.NOT_LIFTED, "3200.00", students=1, housing=G.C, phone="13000000001"),
@@ -264,8 +278,10 @@ def _assign(obj: object, values: dict[str, object]) -> bool:
     return changed
 
 
-async def load_demo_data(session: AsyncSession, today: date) -> DemoSummary:
-    """Create or refresh the demo county in the session's transaction and commit it."""
+async def load_demo_data(session: AsyncSession, today: date, rules: Rules | None = None) -> DemoSummary:
+    """Create or refresh the demo county in the session's transaction and commit it
+    (`rules`: the cadence rules for deadlines and next visits; default: the shipped ones)."""
+    rules = rules if rules is not None else load_rules()
     summary = DemoSummary()
     regions = RegionRepository(session)
     county = await regions.ensure_chain([CITY, COUNTY])
@@ -434,11 +450,59 @@ async def load_demo_data(session: AsyncSession, today: date) -> DemoSummary:
                 "confirmation": confirmation,
                 "rating": rating,
                 "confirmed_at": _at(visited_on + timedelta(days=1)) if confirmed else None,
-                "flagged": confirmation is VisitConfirmation.DENIED,
+                "confirm_due_at": (
+                    _at(visited_on + timedelta(days=rules.confirmation.answer_within_days))
+                    if confirmation is not VisitConfirmation.NOT_ASKED
+                    else None
+                ),
+                "flagged": confirmation in (VisitConfirmation.DENIED, VisitConfirmation.EXPIRED),
+                "flagged_at": (
+                    _at(visited_on + timedelta(days=rules.confirmation.answer_within_days))
+                    if confirmation in (VisitConfirmation.DENIED, VisitConfirmation.EXPIRED)
+                    else None
+                ),
             },
         )
         count(created, changed)
     await session.flush()
+
+    # Hardship requests, keyed on (household, text); deadlines in working days as the bot sets them.
+    requests = {
+        (r.household_id, r.text): r
+        for r in await session.scalars(select(HardshipRequest).where(HardshipRequest.household_id.in_(hh_ids)))
+    }
+    open_cadre = {p.household_id: p.cadre_id for p in pairings if p.end_date is None}
+    hardship = rules.hardship
+    for reg_no, category, text, filed, acked, resolved, outcome in HARDSHIPS:
+        hh = households[reg_no]
+        row = requests.get((hh.id, text))
+        created = row is None
+        if row is None:
+            row = HardshipRequest(household_id=hh.id, text=text)
+            session.add(row)
+        filed_at = _at(today + timedelta(days=filed))
+        acked_at = None if acked is None else _at(today + timedelta(days=acked))
+        changed = _assign(
+            row,
+            {
+                "cadre_id": open_cadre.get(hh.id),
+                "category": category,
+                "created_at": filed_at,
+                "ack_due_at": add_working_days(filed_at, hardship.acknowledge_working_days, DEMO_TZ),
+                "acknowledged_at": acked_at,
+                "outcome_due_at": add_working_days(
+                    acked_at or filed_at,
+                    hardship.outcome_working_days + (0 if acked_at else hardship.acknowledge_working_days),
+                    DEMO_TZ,
+                ),
+                "resolved_at": None if resolved is None else _at(today + timedelta(days=resolved)),
+                "outcome": outcome,
+            },
+        )
+        count(created, changed)
+    await session.flush()
+    # next visit due of every demo pairing, as the bot keeps it after each visit
+    await refresh_pairings(session, rules.visits, household_ids=hh_ids)
 
     summary.household_ids = {k: v.id for k, v in households.items()}
     summary.cadre_ids = {k: v.id for k, v in cadres.items()}

@@ -33,7 +33,7 @@ def command(do_upgrade: bool, database_url: str | None) -> None:
                 raise CliError(f"database unreachable: {name}: check DATABASE_URL") from None
         try:
             async with migrated_database(settings) as sessionmaker, sessionmaker() as session:
-                summary = await load_demo_data(session, datetime.now(settings.tz).date())
+                summary = await load_demo_data(session, datetime.now(settings.tz).date(), settings.rules)
         except SQLAlchemyError as exc:
             name = type(getattr(exc, "orig", None) or exc).__name__
             raise CliError(f"loading the demo data failed: {name}") from None

@@ -69,24 +69,19 @@ def _make(year: int, month: int, day: int) -> date | None:
 def _complete(month: int, day: int, today: date, prefer: Prefer) -> date | None:
     """The month-day in the year that makes it the latest past (or the next future) day.
 
-    Within half a year the other way it stays in this year: 12月1日 typed on 11月29日 for
-    a visit means this year's (and the caller says "not in the future"), not last year's."""
+    A deadline ("future") is always the next such day: 6月30日 typed in November means next
+    June. A visit ("past") typed up to half a year ahead stays in this year, so 12月1日 typed
+    on 11月29日 is this year's and the caller can say "not in the future" rather than
+    silently taking last year's."""
     this_year = _make(today.year, month, day)
-    if this_year is not None and abs((this_year - today).days) <= 183:
-        return this_year
-    if prefer == "past":
-        if this_year is not None and this_year <= today:
+    step = -1 if prefer == "past" else 1
+    if this_year is not None:
+        if prefer == "past" and (this_year <= today or (this_year - today).days <= 183):
             return this_year
-        # 2月29日 typed in a non-leap year: the last leap year's
-        for back in range(1, 5):
-            candidate = _make(today.year - back, month, day)
-            if candidate is not None:
-                return candidate
-        return None
-    if this_year is not None and this_year >= today:
-        return this_year
-    for ahead in range(1, 5):
-        candidate = _make(today.year + ahead, month, day)
+        if prefer == "future" and this_year >= today:
+            return this_year
+    for years in range(1, 5):  # 2月29日 outside a leap year: the nearest leap year's
+        candidate = _make(today.year + step * years, month, day)
         if candidate is not None:
             return candidate
     return None

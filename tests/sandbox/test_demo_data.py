@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from bot.cli import main_group
 from bot.demo import COUNTY_PATH, load_demo_data
 from storage.enums import HouseholdStatus, HousingGrade, PovertyCause
-from storage.models import Cadre, Household, Milestone, Pairing, Region, Visit
+from storage.models import Cadre, HardshipRequest, Household, Milestone, Pairing, Region, Visit
 
 TODAY = date(2026, 11, 29)
 
 
-async def _count(session, model) -> int:
-    return await session.scalar(select(func.count()).select_from(model))
+async def _count(session, model, *where) -> int:
+    return await session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 async def test_loads_fictional_county(session):
@@ -56,19 +56,25 @@ async def test_pairings_milestones_visits_are_live(session):
     assert summary.overdue_milestones == len(overdue)
     assert len({m.category for m in milestones}) >= 7
     assert await _count(session, Visit) == summary.visits >= 3
+    # the cadre-work views have something to show: flagged visits, hardship requests in
+    # each state, and every open pairing's next visit due
+    assert await _count(session, Visit, Visit.flagged.is_(True)) >= 2
+    assert await _count(session, HardshipRequest) == 3
+    assert await _count(session, HardshipRequest, HardshipRequest.resolved_at.is_not(None)) == 1
+    assert await _count(session, Pairing, Pairing.end_date.is_(None), Pairing.next_visit_due.is_(None)) == 0
 
 
 async def test_idempotent_and_refreshes(session):
     first = await load_demo_data(session, TODAY)
     assert first.created > 0
-    counts = [await _count(session, m) for m in (Region, Household, Cadre, Pairing, Milestone, Visit)]
+    counts = [await _count(session, m) for m in (Region, Household, Cadre, Pairing, Milestone, Visit, HardshipRequest)]
     second = await load_demo_data(session, TODAY)
     assert second.created == 0 and second.updated == 0
-    assert counts == [await _count(session, m) for m in (Region, Household, Cadre, Pairing, Milestone, Visit)]
+    assert counts == [await _count(session, m) for m in (Region, Household, Cadre, Pairing, Milestone, Visit, HardshipRequest)]
     # A day later: dates move with 'today', still no duplicates.
     later = await load_demo_data(session, TODAY + timedelta(days=1))
     assert later.created == 0 and later.updated > 0
-    assert counts == [await _count(session, m) for m in (Region, Household, Cadre, Pairing, Milestone, Visit)]
+    assert counts == [await _count(session, m) for m in (Region, Household, Cadre, Pairing, Milestone, Visit, HardshipRequest)]
 
 
 async def test_keeps_a_household_repaired_since(session):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import app, emulator, tg  # noqa: F401
+from tests.e2e.conftest import app, emulator, policy, shipped_policy, tg  # noqa: F401
 from tests.work.people import WorkPeople, open_chats, seed_work
 
 

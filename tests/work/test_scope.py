@@ -58,6 +58,8 @@ TODAY = date(2026, 11, 29)
         ("2 days ago", "past", date(2026, 11, 27)),
         ("1月5日", "past", date(2026, 1, 5)),
         ("1月5日", "future", date(2027, 1, 5)),
+        ("6月30日", "future", date(2027, 6, 30)),
+        ("6月30日", "past", date(2026, 6, 30)),
         ("2月29日", "past", date(2024, 2, 29)),  # the last leap day
         ("2月29日", "future", date(2028, 2, 29)),
         ("2026-02-30", "past", None),
