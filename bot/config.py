@@ -59,6 +59,23 @@ class Settings(BaseSettings):
     cadence_file: Path | None = Field(
         default=None, description="a YAML file of visit-cadence rules (defaults: bot/work/cadence.yaml)"
     )
+    send_rate: float = Field(
+        default=25.0, gt=0, le=1000,
+        description="messages per second the sender may send in all, 0-1000 (above 30 needs Telegram paid broadcasts)",
+    )
+    send_max_attempts: int = Field(default=8, ge=1, le=100, description="delivery attempts before a message fails, 1-100")
+    quiet_hours: str = Field(
+        default="21:00-08:00", description="local hours that hold non-urgent messages, HH:MM-HH:MM, or empty for none"
+    )
+    escalate_after_days: int = Field(
+        default=7, ge=1, le=365, description="days overdue before supervisor and admins are alerted, 1-365"
+    )
+    late_after_days: int = Field(
+        default=2, ge=1, le=60, description="reminders later than this go into one catch-up digest, 1-60 days"
+    )
+    digest_time: str = Field(default="08:30", description="local time of the cadres' daily digest, HH:MM")
+    metrics_host: str = Field(default="127.0.0.1", description="address of the /metrics and /healthz server")
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="port of /metrics and /healthz, 0 = off")
     bot_username: str | None = Field(
         default=None, description="the bot's @username for invitation links when no token is set"
     )
@@ -137,6 +154,21 @@ class Settings(BaseSettings):
         if len(value) < 16:
             raise ValueError("expected a secret of at least 16 characters")
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected HH:MM-HH:MM such as 21:00-08:00, or empty")
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _check_digest(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError("expected HH:MM such as 08:30")
+        return value.strip()
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -184,3 +184,38 @@ class HardshipState(StrEnum):
     ACKNOWLEDGED = "acknowledged"  # 已受理
     RESOLVED = "resolved"  # 已办结
     OVERDUE = "overdue"  # 已逾期 (acknowledgement or outcome deadline passed)
+
+
+class NotificationKind(StrEnum):
+    """What an outbox row is; its text is rendered at send time (notifications/templates.py)."""
+
+    VISIT_REMINDER = "visit_reminder"  # a pairing's visit due in 3 days / today
+    MILESTONE_REMINDER = "milestone_reminder"  # a milestone due in 7 days / tomorrow
+    VISIT_OVERDUE = "visit_overdue"  # first day overdue, to the cadre
+    MILESTONE_OVERDUE = "milestone_overdue"
+    ESCALATION = "escalation"  # overdue for N days, to supervisor and region admins
+    HARDSHIP_ESCALATION = "hardship_escalation"  # acknowledgement or outcome deadline passed
+    DIGEST = "digest"  # a cadre's daily digest
+    CATCH_UP = "catch_up"  # one digest instead of reminders that are too late (after an outage)
+    WEEKLY_SUMMARY = "weekly_summary"  # to admins
+    BROADCAST = "broadcast"  # one recipient of an admin broadcast
+    BROADCAST_REPORT = "broadcast_report"  # the final report to the broadcast's admin
+
+
+class DeliveryState(StrEnum):
+    """An outbox row's delivery state (alphagov-style: queued → sending → sent, or retry /
+    failed; cancelled when its condition no longer holds or its broadcast was cancelled)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY = "retry"  # a temporary error: attempts, last_error, not_before set
+    FAILED = "failed"  # permanent: blocked, chat not found, deactivated, or retries exhausted
+    CANCELLED = "cancelled"
+
+
+class BroadcastState(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its send time
+    SENDING = "sending"  # recipients enqueued, being delivered
+    DONE = "done"  # nothing left queued; the admin got the report
+    CANCELLED = "cancelled"

@@ -34,11 +34,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.enums import (
+    BroadcastState,
     CadreLevel,
+    DeliveryState,
     HardshipCategory,
     HouseholdStatus,
     HousingGrade,
     MilestoneCategory,
+    NotificationKind,
     PovertyCause,
     RegionLevel,
     Role,
@@ -483,3 +486,60 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Broadcast(Base):
+    """An admin's message to an audience (notifications/broadcasts.py); one outbox row per
+    recipient, inserted in one INSERT ... SELECT when it starts."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(64))  # 'cli' or 'account:<id>'
+    admin_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # locale -> text; zh_Hans required
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    document_file_id: Mapped[str | None] = mapped_column(String(255))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the audience filter, as chosen
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
+    test_only: Mapped[bool] = mapped_column(Boolean, default=False)  # sent to a test audience
+    state: Mapped[BroadcastState] = mapped_column(_enum(BroadcastState), default=BroadcastState.SCHEDULED)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_broadcasts_state_send_at", "state", "send_at"),)
+
+
+class OutboxMessage(Base):
+    """One notification to one account: the durable outbox (notifications/outbox.py).
+
+    `key` makes enqueueing idempotent (kind + recipient + subject + due date, or broadcast
+    id + recipient): whatever runs twice inserts once. The text is rendered when it is
+    sent, in the recipient's language, from `kind` and `payload`, after checking that its
+    condition still holds (notifications/templates.py).
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ids and dates only
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)  # not held by quiet hours
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState), default=DeliveryState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # 429 waits do not count
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # due / quiet hours / backoff
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set with state=sending
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_outbox_state_not_before", "state", "not_before"),
+        Index("ix_outbox_broadcast_state", "broadcast_id", "state"),
+    )
