@@ -11,7 +11,7 @@ forged or stale press gets an alert and writes nothing. /cancel leaves at any st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Access, RoleFilter
 from bot.config import Settings
+from bot.work import clock as work_clock
 from bot.work import milestones_render as render
 from bot.work.milestones import (
     EVIDENCE_MAX,
@@ -59,8 +60,8 @@ IS_CADRE = RoleFilter(Role.CADRE)
 
 
 def clock() -> datetime:
-    """Now, aware UTC: the one clock of this feature (end-to-end tests monkeypatch it)."""
-    return datetime.now(UTC)
+    """Now, aware UTC (bot/work/clock.py); tests of this feature monkeypatch this function."""
+    return work_clock.now()
 
 
 class MilestoneDialog(StatesGroup):

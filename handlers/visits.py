@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Access, RoleFilter
 from bot.config import Settings
+from bot.work import clock as work_clock
 from bot.work import visits_render as render
 from bot.work.rules import local_today
 from bot.work.visits import (
@@ -61,8 +62,8 @@ NOT_COMMAND = ~F.text.startswith("/")  # true for media too (no text)
 
 
 def clock() -> datetime:
-    """Now, aware UTC: the one clock of this module (tests monkeypatch it)."""
-    return datetime.now(UTC)
+    """Now, aware UTC (bot/work/clock.py); tests of this module monkeypatch this function."""
+    return work_clock.now()
 
 
 class VisitDialog(StatesGroup):

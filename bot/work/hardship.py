@@ -34,11 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Access
 from bot.policy.forwarding import locale_of
+from bot.work import clock as work_clock
 from bot.work import hardship_render as render
 from bot.work.rules import HardshipRules
 from bot.work.workdays import add_working_days
 from storage.enums import HardshipCategory, HardshipState, Role
-from storage.models import Account, HardshipRequest, Pairing, utcnow
+from storage.models import Account, HardshipRequest, Pairing
 from storage.repositories.accounts import AccountRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.hardship import HardshipRepository
@@ -50,8 +51,8 @@ PAGE_SIZE = 8  # requests per /requests page
 
 
 def clock() -> datetime:
-    """The current time (aware UTC) used by the hardship handlers; tests monkeypatch it."""
-    return utcnow()
+    """Now, aware UTC (bot/work/clock.py), used by the hardship handlers; tests monkeypatch it."""
+    return work_clock.now()
 
 
 def state_of(request: HardshipRequest, now: datetime) -> HardshipState:

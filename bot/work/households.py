@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Access
+from bot.work import clock as work_clock
 from bot.work.cadence import LeaderStatus, leader_visit_status
 from bot.work.rules import VisitRules
 from storage.enums import Role
@@ -44,8 +45,8 @@ AGENDA_HARDSHIP = 20
 
 
 def current_time() -> datetime:
-    """Now (aware UTC): the clock of /households and /today; e2e tests monkeypatch this."""
-    return datetime.now(UTC)
+    """Now, aware UTC (bot/work/clock.py): /households and /today; e2e tests monkeypatch this."""
+    return work_clock.now()
 
 
 class MilestoneStatus(StrEnum):
