@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_application
-from bot.runner import on_startup
 from storage.enums import MilestoneCategory
 from storage.models import Milestone
 from tests.work.milestones.flow import NOW, photo, press, say, text_of
@@ -18,8 +15,7 @@ from tests.work.people import CADRE_USER
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
-async def test_done_dialog_survives_a_restart(tg, app, chat_people, settings, emulator, policy, sessionmaker,
-                                              monkeypatch) -> None:
+async def test_done_dialog_survives_a_restart(tg, chat_people, sessionmaker, restart_bot) -> None:
     async with sessionmaker() as s:
         s.add(Milestone(household_id=chat_people.h1, category=MilestoneCategory.HOUSING, title="改造危房",
                         due_date=date(2026, 12, 1)))
@@ -30,31 +26,12 @@ async def test_done_dialog_survives_a_restart(tg, app, chat_people, settings, em
     await press(tg, CADRE_USER, "改造危房")
     await photo(tg, CADRE_USER, caption="新房照片")
 
-    await app.dispatcher.stop_polling()
-    await app.close()
-
-    async def already_stopped() -> None:  # the fixture's teardown stops it again
-        return None
-
-    monkeypatch.setattr(app.dispatcher, "stop_polling", already_stopped)
-    restarted = build_application(settings.model_copy(update={"telegram_api_url": emulator.base_url}),
-                                  policy=policy)
-    await on_startup(restarted)
-    polling = asyncio.create_task(
-        restarted.dispatcher.start_polling(
-            restarted.bot, handle_signals=False, close_bot_session=False, polling_timeout=1
-        )
-    )
-    try:
-        reply = await say(tg, CADRE_USER, "已入住")
-        assert text_of(reply).startswith("已收到文字说明和照片。")
-        summary = await press(tg, CADRE_USER, "完成")
-        assert "说明：新房照片\n已入住" in text_of(summary)
-        await press(tg, CADRE_USER, "确认完成")
-        async with sessionmaker() as s:
-            [row] = (await s.scalars(select(Milestone))).all()
-        assert row.completed_at == NOW and row.evidence_text == "新房照片\n已入住" and row.evidence_photo_file_id
-    finally:
-        await restarted.dispatcher.stop_polling()
-        await asyncio.wait_for(polling, timeout=10)
-        await restarted.close()
+    await restart_bot()
+    reply = await say(tg, CADRE_USER, "已入住")
+    assert text_of(reply).startswith("已收到文字说明和照片。")
+    summary = await press(tg, CADRE_USER, "完成")
+    assert "说明：新房照片\n已入住" in text_of(summary)
+    await press(tg, CADRE_USER, "确认完成")
+    async with sessionmaker() as s:
+        [row] = (await s.scalars(select(Milestone))).all()
+    assert row.completed_at == NOW and row.evidence_text == "新房照片\n已入住" and row.evidence_photo_file_id
