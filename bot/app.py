@@ -20,6 +20,7 @@ from bot.config import ConfigError, Settings
 from bot.fsm_storage import CommitBeforeSending, FsmSessionMiddleware, SqlStorage
 from bot.i18n import create_i18n
 from bot.middlewares import DbSessionMiddleware, LocaleMiddleware
+from bot.observability import UpdateMetricsMiddleware
 from bot.policy.corpus import CorpusError
 from bot.policy.service import PolicyService
 from storage.db import create_engine, create_sessionmaker
@@ -64,6 +65,7 @@ def create_dispatcher(
     dp["policy"] = policy if policy is not None else load_policy()
     dp["sessionmaker"] = sessionmaker
     dp["i18n"] = i18n
+    dp.update.outer_middleware(UpdateMetricsMiddleware())  # handler latency and outcome (/metrics)
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.update.outer_middleware(FsmSessionMiddleware())  # SqlStorage writes in the update's transaction
     dp.update.outer_middleware(AccessMiddleware())

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.app import Application
 from bot.commands import register_default_commands
+from bot.observability import add_routes, start_metrics_server
 from bot.work.cadence import ensure_rules_applied
 from storage.db import ensure_migrated
 
@@ -32,6 +33,7 @@ async def on_startup(app: Application) -> None:
 async def run_polling(app: Application) -> None:
     """Long polling until cancelled. Refuses to start on an unmigrated database."""
     await ensure_migrated(app.engine)
+    stop_metrics = await start_metrics_server(app.settings, app.sessionmaker)
     try:
         try:
             await app.bot.delete_webhook(drop_pending_updates=False)
@@ -41,6 +43,7 @@ async def run_polling(app: Application) -> None:
         # aiogram stops polling gracefully on SIGINT/SIGTERM (finishing updates in progress).
         await app.dispatcher.start_polling(app.bot, handle_signals=True, close_bot_session=False)
     finally:
+        await stop_metrics()
         await app.close()
 
 
@@ -62,11 +65,8 @@ def build_webhook_app(app: Application) -> web.Application:
             allowed_updates=app.dispatcher.resolve_used_update_types(),
         )
 
-    async def _health(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
     app.dispatcher.startup.register(_startup)
-    web_app.router.add_get("/healthz", _health)
+    add_routes(web_app, app.sessionmaker)  # /metrics and /healthz on the webhook's own server
     setup_application(web_app, app.dispatcher, bot=app.bot)
     return web_app
 

@@ -4,17 +4,23 @@ answering through a Bot API server on loopback: what an outside harness will do.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import socket
 import sys
+
+import aiohttp
 
 from bot.emulator.client import EmulatorClient
 from tests.conftest import TEST_TOKEN
 
 
 async def test_bot_process_answers_start_in_three_languages(emulator, db_url, tmp_path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
-    env.update(BOT_TOKEN=TEST_TOKEN, TELEGRAM_API_URL=emulator.base_url, DATABASE_URL=db_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "METRICS_"))}
+    metrics_port = _free_port()
+    env.update(BOT_TOKEN=TEST_TOKEN, TELEGRAM_API_URL=emulator.base_url, DATABASE_URL=db_url,
+               METRICS_PORT=str(metrics_port))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -30,6 +36,12 @@ async def test_bot_process_answers_start_in_three_languages(emulator, db_url, tm
             assert any("\uac00" <= ch <= "\ud7a3" for ch in replies["ko"])
             assert replies["en"].isascii() or "Jilin" in replies["en"]
             assert all(c["spec_ok"] for c in await tg.calls())
+        # the process serves /healthz and /metrics beside polling
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{metrics_port}/healthz") as resp:
+                assert resp.status == 200 and json.loads(await resp.text())["database"] == "ok"
+            async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+                assert resp.status == 200 and "fupin_updates_total" in await resp.text()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -40,3 +52,9 @@ async def test_bot_process_answers_start_in_three_languages(emulator, db_url, tm
     _, stderr = await proc.communicate()
     assert b"Traceback" not in stderr, stderr.decode()[-2000:]
     assert proc.returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
