@@ -47,6 +47,8 @@ ROLE_COMMANDS: dict[Role, list[tuple[str, LazyProxy]]] = {
         ("flags", __("存疑的走访记录")),
         ("requests", __("辖区内的困难报告")),
         ("reload_policy", __("重新加载政策库")),
+        ("broadcast", __("发布广播通知")),
+        ("broadcasts", __("查看广播及发送进度")),
     ],
 }
 

@@ -12,6 +12,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import Application
+from bot.background import Background
 from bot.commands import register_default_commands
 from bot.observability import add_routes, start_metrics_server
 from bot.work.cadence import ensure_rules_applied
@@ -34,15 +35,18 @@ async def run_polling(app: Application) -> None:
     """Long polling until cancelled. Refuses to start on an unmigrated database."""
     await ensure_migrated(app.engine)
     stop_metrics = await start_metrics_server(app.settings, app.sessionmaker)
+    background = Background(app)
     try:
         try:
             await app.bot.delete_webhook(drop_pending_updates=False)
         except (TelegramBadRequest, TelegramNotFound) as exc:  # a server without webhooks: nothing to delete
             log.warning("deleteWebhook refused: %s", exc.message)
         await on_startup(app)
+        await background.start()
         # aiogram stops polling gracefully on SIGINT/SIGTERM (finishing updates in progress).
         await app.dispatcher.start_polling(app.bot, handle_signals=True, close_bot_session=False)
     finally:
+        await background.stop()
         await stop_metrics()
         await app.close()
 
@@ -77,14 +81,17 @@ async def run_webhook(app: Application) -> None:
     runner = web.AppRunner(web_app)
     await runner.setup()
     site = web.TCPSite(runner, app.settings.webhook_host, app.settings.webhook_port)
+    background = Background(app)
     try:
         await site.start()
         log.info("webhook server listening on %s:%s", app.settings.webhook_host, app.settings.webhook_port)
+        await background.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
+        await background.stop()
         await runner.cleanup()
         await app.close()

@@ -14,6 +14,7 @@ def setup_routers() -> Router:
         admin_policy,
         benefits,
         binding,
+        broadcasts,
         cadre_questions,
         common,
         errors,
@@ -39,6 +40,7 @@ def setup_routers() -> Router:
         visits.router,
         milestones.router,
         hardship.router,
+        broadcasts.router,
         policy.router,  # free text = a policy question (no dialog state set): keep it last but one
         fallback.router,
     )

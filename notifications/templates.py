@@ -71,3 +71,9 @@ async def render(context: RenderContext) -> Rendered | None:
 
 def registered_kinds() -> frozenset[NotificationKind]:
     return frozenset(_RENDERERS)
+
+
+def unregister(kind: NotificationKind) -> Renderer | None:
+    """Forget the renderer of a kind and return it (tests that swap in their own renderer
+    put the previous one back with `renderer(kind)(previous)`)."""
+    return _RENDERERS.pop(kind, None)

@@ -12,9 +12,9 @@ from bot.cli.common import main_group
 
 
 def _register() -> None:
-    from bot.cli import db, demo, importing, invite, run, sandbox
+    from bot.cli import broadcast, db, demo, importing, invite, run, sandbox, scan, worker
 
-    for module in (run, sandbox, db, importing, invite, demo):
+    for module in (run, sandbox, db, importing, invite, demo, worker, scan, broadcast):
         main_group.add_command(module.command)
 
 
