@@ -31,13 +31,14 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings
 from bot.metrics import DATABASE_UP, HANDLER_LATENCY, OUTBOX_MESSAGES, OUTBOX_OLDEST_DUE, UPDATES
 from storage.enums import DeliveryState
-from storage.models import OutboxMessage, utcnow
+from storage.models import utcnow
+from storage.repositories.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +101,9 @@ async def read_outbox_depth(session: AsyncSession, now: datetime | None = None) 
     """Rows per delivery state (every state present, 0 when empty) and how long the oldest
     due queued/retry row has been waiting. Two indexed queries, nothing loaded row by row."""
     now = now or utcnow()
-    counts = {state: 0 for state in DeliveryState}
-    rows = await session.execute(
-        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
-    )
-    for state, count in rows:
-        counts[DeliveryState(state)] = int(count)
-    oldest = await session.scalar(
-        select(func.min(OutboxMessage.not_before)).where(
-            OutboxMessage.state.in_(DUE_STATES), OutboxMessage.not_before <= now
-        )
-    )
+    repo = OutboxRepository(session)
+    counts = await repo.count_by_state()
+    oldest = await repo.oldest_due(DUE_STATES, now)
     age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
     return OutboxDepth(counts, age)
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.enums import DeliveryState
@@ -139,6 +139,22 @@ class OutboxRepository:
                 .execution_options(synchronize_session=False)
             )
 
+    async def count_by_state(self) -> dict[DeliveryState, int]:
+        """Rows per delivery state, every state present (0 when it has none)."""
+        counts = {state: 0 for state in DeliveryState}
+        rows = await self.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state))
+        for state, count in rows:
+            counts[DeliveryState(state)] = int(count)
+        return counts
+
+    async def oldest_due(self, states: Iterable[DeliveryState], now: datetime) -> datetime | None:
+        """The earliest not_before among rows in `states` that are due at `now`."""
+        return await self.session.scalar(
+            select(func.min(OutboxMessage.not_before)).where(
+                OutboxMessage.state.in_(list(states)), OutboxMessage.not_before <= now
+            )
+        )
+
 
 def sent_change(row_id: int, message_id: int | None, now: datetime) -> dict[str, Any]:
     return {"id": row_id, "state": DeliveryState.SENT, "sent_at": now, "telegram_message_id": message_id,
@@ -164,3 +180,4 @@ def cancelled_change(row_id: int) -> dict[str, Any]:
 
 def released_change(row_id: int) -> dict[str, Any]:
     return {"id": row_id, "state": DeliveryState.QUEUED, "claimed_at": None}
+
