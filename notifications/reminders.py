@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import func, select
 
 from bot.i18n import format_date, format_number
 from bot.work.households import agenda
@@ -40,10 +39,11 @@ from bot.work.households_render import (
 from bot.work.rules import local_today
 from notifications.templates import RenderContext, Rendered, renderer
 from storage.enums import HouseholdStatus, NotificationKind, Role
-from storage.models import Account, Cadre, HardshipRequest, Household, Milestone, Pairing, Region, Visit
+from storage.models import Account, Cadre, HardshipRequest, Household, Milestone, Pairing, Region
 from storage.repositories.cadence import CadenceRepository
+from storage.repositories.notices import NoticeRenderRepository
 from storage.repositories.pairings import PairingRepository
-from storage.repositories.regions import PROVINCE_NAME, subtree_ids
+from storage.repositories.regions import PROVINCE_NAME
 
 K = NotificationKind
 TITLE_LIMIT = 60
@@ -193,9 +193,7 @@ async def _open_milestone(ctx: RenderContext) -> tuple[Milestone, Household, int
     household = await _live_household(ctx, milestone.household_id)
     if household is None:
         return None
-    pairing = await ctx.session.scalar(
-        select(Pairing).where(Pairing.household_id == household.id, Pairing.end_date.is_(None))
-    )
+    pairing = await NoticeRenderRepository(ctx.session).open_pairing(household.id)
     if pairing is None:
         return None
     return milestone, household, pairing.cadre_id
@@ -317,33 +315,17 @@ async def render_catch_up(ctx: RenderContext) -> Rendered | None:
         return None
     wanted_visits = _pairs(payload.get("visits"))
     wanted_milestones = _pairs(payload.get("milestones"))
-    session = ctx.session
+    repo = NoticeRenderRepository(ctx.session)
     visit_lines: list[str] = []
     if wanted_visits:
-        rows = (
-            await session.execute(
-                select(Pairing.id, Pairing.next_visit_due, Household.head_name, Household.reg_no)
-                .join(Household, Household.id == Pairing.household_id)
-                .where(Pairing.id.in_(sorted(wanted_visits)), Pairing.end_date.is_(None),
-                       Pairing.cadre_id == cadre_id, Household.status != HouseholdStatus.LIFTED)
-            )
-        ).all()
+        rows = await repo.catch_up_visits(wanted_visits, cadre_id)
         for pairing_id, due, name, reg_no in sorted(rows, key=lambda r: (r.next_visit_due, r.id)):
             if wanted_visits[pairing_id] == due:
                 visit_lines.append(_("• <b>{name}</b>（{reg_no}）· 走访到期 {date}").format(
                     name=escape(name), reg_no=escape(reg_no), date=format_date(due, ctx.locale)))
     milestone_lines: list[str] = []
     if wanted_milestones:
-        rows = (
-            await session.execute(
-                select(Milestone.id, Milestone.due_date, Milestone.category, Milestone.title, Household.head_name)
-                .join(Household, Household.id == Milestone.household_id)
-                .join(Pairing, Pairing.household_id == Milestone.household_id)
-                .where(Milestone.id.in_(sorted(wanted_milestones)), Milestone.completed_at.is_(None),
-                       Pairing.end_date.is_(None), Pairing.cadre_id == cadre_id,
-                       Household.status != HouseholdStatus.LIFTED)
-            )
-        ).all()
+        rows = await repo.catch_up_milestones(wanted_milestones, cadre_id)
         for milestone_id, due, category, title, name in sorted(rows, key=lambda r: (r.due_date, r.id)):
             if wanted_milestones[milestone_id] == due:
                 milestone_lines.append(_("• <b>{name}</b>：{category}：{title} · 截止 {date}").format(
@@ -381,26 +363,11 @@ def _pairs(raw: Any) -> dict[int, date]:
 async def region_counts(session, region_path: str, today: date, now) -> dict[str, int]:
     """Overdue visits, overdue milestones, visits flagged in the last 7 days and hardship
     requests not resolved, of the households in the region subtree."""
-
-    def scoped(stmt: Any) -> Any:
-        if region_path == PROVINCE_NAME:
-            return stmt
-        return stmt.where(Household.village_id.in_(subtree_ids(region_path)))
-
+    repo = NoticeRenderRepository(session)
     overdue_visits = await CadenceRepository(session).count_overdue(None, today, region_path=region_path)
-    overdue_milestones = await session.scalar(scoped(
-        select(func.count()).select_from(Milestone).join(Household, Household.id == Milestone.household_id)
-        .where(Milestone.completed_at.is_(None), Milestone.due_date < today)
-    ))
-    flagged = await session.scalar(scoped(
-        select(func.count()).select_from(Visit).join(Household, Household.id == Visit.household_id)
-        .where(Visit.flagged.is_(True), Visit.flagged_at >= now - timedelta(days=7))
-    ))
-    hardship = await session.scalar(scoped(
-        select(func.count()).select_from(HardshipRequest)
-        .join(Household, Household.id == HardshipRequest.household_id)
-        .where(HardshipRequest.resolved_at.is_(None))
-    ))
+    overdue_milestones = await repo.count_overdue_milestones(region_path, today)
+    flagged = await repo.count_flagged_visits(region_path, now - timedelta(days=7))
+    hardship = await repo.count_unresolved_hardship(region_path)
     return {
         "overdue_visits": int(overdue_visits or 0),
         "overdue_milestones": int(overdue_milestones or 0),

@@ -45,27 +45,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.work.rules import local_today
 from bot.work.visits import expire_confirmations
-from notifications.outbox import Notice, enqueue, insert_ignoring_duplicates, notice_key
+from notifications.outbox import Notice, enqueue, notice_key
 from notifications.quiet import release_time
-from storage.enums import DeliveryState, HouseholdStatus, NotificationKind, Role
-from storage.models import (
-    Account,
-    AppMeta,
-    Cadre,
-    HardshipRequest,
-    Household,
-    Milestone,
-    OutboxMessage,
-    Pairing,
-    Region,
-    utcnow,
-)
+from storage.enums import DeliveryState, NotificationKind
+from storage.models import utcnow
+from storage.repositories.notices import NoticeRepository
 from storage.repositories.regions import SEPARATOR
 
 log = logging.getLogger(__name__)
@@ -75,7 +64,6 @@ VISIT_OFFSETS = (3, 0)  # visit reminders: days before the due day
 MILESTONE_OFFSETS = (7, 1)  # milestone reminders: days before the due date
 LOOKBACK_DAYS = 14  # how far back a scan catches up on days it missed (an outage)
 CATCH_UP_ITEMS = 40  # items of each sort listed in one catch-up notice (the rest counted)
-CHUNK = 500  # ids per IN (...) list
 REMINDER_KINDS = (K.VISIT_REMINDER, K.MILESTONE_REMINDER, K.VISIT_OVERDUE, K.MILESTONE_OVERDUE)
 FOLDED = "late: folded into the catch-up digest"
 
@@ -96,15 +84,7 @@ SCAN_LOCKS = {
 async def lead(session: AsyncSession, scan: str) -> bool:
     """Whether this instance runs `scan` now: on PostgreSQL the transaction-scoped advisory
     lock (released at commit/rollback), elsewhere always (one process)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(SCAN_LOCKS[scan]))))
-
-
-def _chunks(values: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
-    items = sorted(set(values))
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    return await NoticeRepository(session).try_scan_lock(SCAN_LOCKS[scan])
 
 
 def _watermark_key(scan: str) -> str:
@@ -115,11 +95,11 @@ async def send_days(session: AsyncSession, scan: str, today: date) -> list[date]
     """The local days whose notices this scan still owes: from the last day it finished
     (again: it may have been cut short) to today, at most LOOKBACK_DAYS back; just today
     on the first run or when the watermark is ahead (`scan --at` in the past)."""
-    row = await session.get(AppMeta, _watermark_key(scan))
+    value = await NoticeRepository(session).watermark(_watermark_key(scan))
     start = today
-    if row is not None:
+    if value is not None:
         try:
-            last = date.fromisoformat(row.value)
+            last = date.fromisoformat(value)
         except ValueError:
             last = today
         if last < today:
@@ -128,26 +108,12 @@ async def send_days(session: AsyncSession, scan: str, today: date) -> list[date]
 
 
 async def _finish_day(session: AsyncSession, scan: str, today: date) -> None:
-    row = await session.get(AppMeta, _watermark_key(scan))
-    if row is None:
-        session.add(AppMeta(key=_watermark_key(scan), value=today.isoformat()))
-    elif row.value < today.isoformat():
-        row.value = today.isoformat()
-    await session.flush()
+    await NoticeRepository(session).advance_watermark(_watermark_key(scan), today.isoformat())
 
 
 async def cadre_accounts(session: AsyncSession, cadre_ids: Iterable[int]) -> dict[int, list[int]]:
     """cadre id -> ids of its active bound accounts."""
-    result: dict[int, list[int]] = defaultdict(list)
-    for chunk in _chunks(cadre_ids):
-        rows = await session.execute(
-            select(Account.cadre_id, Account.id)
-            .where(Account.role == Role.CADRE, Account.is_active.is_(True), Account.cadre_id.in_(chunk))
-            .order_by(Account.id)
-        )
-        for cadre_id, account_id in rows.all():
-            result[cadre_id].append(account_id)
-    return result
+    return await NoticeRepository(session).cadre_accounts(cadre_ids)
 
 
 def ancestors(path: str) -> list[str]:
@@ -163,18 +129,7 @@ async def region_admins(session: AsyncSession, village_paths: Iterable[str]) -> 
     if not paths:
         return {}
     wanted = {a for p in paths for a in ancestors(p)}
-    rows = (
-        await session.execute(
-            select(Account.id, Region.path)
-            .outerjoin(Region, Region.id == Account.admin_region_id)
-            .where(
-                Account.role == Role.ADMIN,
-                Account.is_active.is_(True),
-                or_(Account.admin_region_id.is_(None), Region.path.in_(sorted(wanted))),
-            )
-            .order_by(Account.id)
-        )
-    ).all()
+    rows = await NoticeRepository(session).admin_accounts_in(wanted)
     return {
         path: [account_id for account_id, admin_path in rows if admin_path is None or admin_path in ancestors(path)]
         for path in paths
@@ -182,14 +137,7 @@ async def region_admins(session: AsyncSession, village_paths: Iterable[str]) -> 
 
 
 async def existing_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(keys):
-        found.update((await session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(chunk)))).all())
-    return found
-
-
-def _live_household() -> Any:
-    return Household.status != HouseholdStatus.LIFTED
+    return await NoticeRepository(session).existing_keys(keys)
 
 
 # ------------------------------------------------------------- cadre reminders
@@ -221,13 +169,7 @@ async def due_visit_notices(session: AsyncSession, days: Sequence[date]) -> list
     """Visit reminders and first-day overdue alerts whose send day is one of `days`."""
     day_set = set(days)
     dues = {d + timedelta(days=k) for d in days for k in VISIT_OFFSETS} | {d - timedelta(days=1) for d in days}
-    rows = (
-        await session.execute(
-            select(Pairing.id, Pairing.cadre_id, Pairing.household_id, Pairing.next_visit_due)
-            .join(Household, Household.id == Pairing.household_id)
-            .where(Pairing.end_date.is_(None), Pairing.next_visit_due.in_(sorted(dues)), _live_household())
-        )
-    ).all()
+    rows = await NoticeRepository(session).pairings_due_on(dues)
     notices = []
     for pairing_id, cadre_id, household_id, due in rows:
         base = {"pairing_id": pairing_id, "household_id": household_id, "cadre_id": cadre_id, "due": due.isoformat()}
@@ -247,14 +189,7 @@ async def due_milestone_notices(session: AsyncSession, days: Sequence[date]) -> 
     to the household's currently paired cadre."""
     day_set = set(days)
     dues = {d + timedelta(days=k) for d in days for k in MILESTONE_OFFSETS} | {d - timedelta(days=1) for d in days}
-    rows = (
-        await session.execute(
-            select(Milestone.id, Pairing.cadre_id, Milestone.household_id, Milestone.due_date)
-            .join(Pairing, and_(Pairing.household_id == Milestone.household_id, Pairing.end_date.is_(None)))
-            .join(Household, Household.id == Milestone.household_id)
-            .where(Milestone.due_date.in_(sorted(dues)), Milestone.completed_at.is_(None), _live_household())
-        )
-    ).all()
+    rows = await NoticeRepository(session).milestones_due_on(dues)
     notices = []
     for milestone_id, cadre_id, household_id, due in rows:
         base = {"milestone_id": milestone_id, "household_id": household_id, "cadre_id": cadre_id,
@@ -280,18 +215,7 @@ async def fold_stale_queued(
     """Cancel reminder rows still queued whose not_before is more than late_after_days old
     and add their items to the catch-ups (cadre id, account id) -> items; returns how many."""
     cutoff = now - timedelta(days=settings.late_after_days)
-    stmt = (
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.state == DeliveryState.QUEUED,
-            OutboxMessage.not_before < cutoff,
-            OutboxMessage.kind.in_(REMINDER_KINDS),
-        )
-        .values(state=DeliveryState.CANCELLED, last_error=FOLDED)
-        .returning(OutboxMessage.account_id, OutboxMessage.kind, OutboxMessage.payload)
-        .execution_options(synchronize_session=False)
-    )
-    rows = (await session.execute(stmt)).all()
+    rows = await NoticeRepository(session).cancel_stale_queued(cutoff, REMINDER_KINDS, FOLDED)
     for account_id, kind, payload in rows:
         try:
             cadre_id = int(payload["cadre_id"])
@@ -307,13 +231,12 @@ async def fold_stale_queued(
 
 async def _insert_cancelled(session: AsyncSession, notices: Sequence[Notice]) -> None:
     """Spend these keys without sending: the rows say the notice was folded into a catch-up."""
-    for start in range(0, len(notices), CHUNK):
-        rows = [
-            {"key": n.key, "kind": n.kind, "account_id": n.account_id, "payload": n.payload, "urgent": False,
-             "state": DeliveryState.CANCELLED, "attempts": 0, "not_before": n.not_before, "last_error": FOLDED}
-            for n in notices[start : start + CHUNK]
-        ]
-        await session.execute(insert_ignoring_duplicates(session).values(rows))
+    rows = [
+        {"key": n.key, "kind": n.kind, "account_id": n.account_id, "payload": n.payload, "urgent": False,
+         "state": DeliveryState.CANCELLED, "attempts": 0, "not_before": n.not_before, "last_error": FOLDED}
+        for n in notices
+    ]
+    await NoticeRepository(session).insert_ignoring_duplicates(rows)
 
 
 def _sorted_items(items: set[tuple[int, str]]) -> list[list[Any]]:
@@ -332,7 +255,7 @@ async def enqueue_catch_ups(
         if not items.visits and not items.milestones:
             continue
         key = notice_key(K.CATCH_UP, account_id, f"cadre-{cadre_id}", today)
-        existing = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
+        existing = await NoticeRepository(session).outbox_by_key(key)
         if existing is not None:
             if existing.state is DeliveryState.QUEUED:
                 old = existing.payload or {}
@@ -402,27 +325,9 @@ async def scan_escalations(session: AsyncSession, settings: Settings, now: datet
     days = await send_days(session, "escalations", today)
     after = settings.escalate_after_days
     dues = sorted({d - timedelta(days=after) for d in days})
-    visit_rows = (
-        await session.execute(
-            select(Pairing.id, Pairing.cadre_id, Cadre.supervisor_id, Pairing.household_id, Region.path,
-                   Pairing.next_visit_due)
-            .join(Household, Household.id == Pairing.household_id)
-            .join(Region, Region.id == Household.village_id)
-            .join(Cadre, Cadre.id == Pairing.cadre_id)
-            .where(Pairing.end_date.is_(None), Pairing.next_visit_due.in_(dues), _live_household())
-        )
-    ).all()
-    milestone_rows = (
-        await session.execute(
-            select(Milestone.id, Pairing.cadre_id, Cadre.supervisor_id, Milestone.household_id, Region.path,
-                   Milestone.due_date)
-            .join(Pairing, and_(Pairing.household_id == Milestone.household_id, Pairing.end_date.is_(None)))
-            .join(Household, Household.id == Milestone.household_id)
-            .join(Region, Region.id == Household.village_id)
-            .join(Cadre, Cadre.id == Pairing.cadre_id)
-            .where(Milestone.due_date.in_(dues), Milestone.completed_at.is_(None), _live_household())
-        )
-    ).all()
+    repo = NoticeRepository(session)
+    visit_rows = await repo.pairings_to_escalate(dues)
+    milestone_rows = await repo.milestones_to_escalate(dues)
     subjects = [("visit", "pairing", r) for r in visit_rows] + [("milestone", "milestone", r) for r in milestone_rows]
     supervisors = await cadre_accounts(session, {r[2] for _s, _p, r in subjects if r[2] is not None})
     admins = await region_admins(session, {r[4] for _s, _p, r in subjects})
@@ -447,22 +352,8 @@ async def scan_hardship(session: AsyncSession, settings: Settings, now: datetime
     supervisor and the region's admins; marks `escalated_at`."""
     if not await lead(session, "hardship"):
         return 0
-    HR = HardshipRequest
-    since = now - timedelta(days=LOOKBACK_DAYS)
-    ack_late = and_(HR.acknowledged_at.is_(None), HR.ack_due_at < now, HR.ack_due_at >= since,
-                    HR.escalated_at.is_(None))
-    outcome_late = and_(HR.resolved_at.is_(None), HR.outcome_due_at < now, HR.outcome_due_at >= since,
-                        or_(HR.escalated_at.is_(None), HR.escalated_at < HR.outcome_due_at))
-    rows = (
-        await session.execute(
-            select(HR.id, HR.outcome_due_at, HR.resolved_at, Cadre.supervisor_id, Region.path)
-            .join(Household, Household.id == HR.household_id)
-            .join(Region, Region.id == Household.village_id)
-            .outerjoin(Cadre, Cadre.id == HR.cadre_id)
-            .where(HR.resolved_at.is_(None), or_(ack_late, outcome_late), _live_household())
-            .order_by(HR.id)
-        )
-    ).all()
+    repo = NoticeRepository(session)
+    rows = await repo.hardship_to_escalate(now, now - timedelta(days=LOOKBACK_DAYS))
     if not rows:
         return 0
     supervisors = await cadre_accounts(session, {r.supervisor_id for r in rows if r.supervisor_id is not None})
@@ -477,10 +368,7 @@ async def scan_hardship(session: AsyncSession, settings: Settings, now: datetime
             notices.append(Notice(key, K.HARDSHIP_ESCALATION, account_id, not_before,
                                   {"request_id": request_id, "stage": stage}))
     count = await enqueue(session, notices)
-    for chunk in _chunks(r.id for r in rows):
-        await session.execute(
-            update(HR).where(HR.id.in_(chunk)).values(escalated_at=now).execution_options(synchronize_session=False)
-        )
+    await repo.mark_hardship_escalated((r.id for r in rows), now)
     log.info("hardship scan: %s request(s) escalated, %s notice(s)", len(rows), count)
     return count
 
@@ -495,24 +383,7 @@ def _local_moment(day: date, at: str, settings: Settings) -> datetime:
 async def digest_cadres(session: AsyncSession, today: date, until: date) -> set[int]:
     """Cadres with a visit or milestone due by `until` (overdue included) or a hardship
     request not acknowledged yet."""
-    visits = select(Pairing.cadre_id).join(Household, Household.id == Pairing.household_id).where(
-        Pairing.end_date.is_(None), Pairing.next_visit_due <= until, _live_household()
-    )
-    milestones = (
-        select(Pairing.cadre_id)
-        .join(Milestone, Milestone.household_id == Pairing.household_id)
-        .where(Pairing.end_date.is_(None), Milestone.completed_at.is_(None), Milestone.due_date <= until)
-    )
-    hardship = (
-        select(Pairing.cadre_id)
-        .join(HardshipRequest, HardshipRequest.household_id == Pairing.household_id)
-        .where(Pairing.end_date.is_(None), HardshipRequest.acknowledged_at.is_(None),
-               HardshipRequest.resolved_at.is_(None))
-    )
-    found: set[int] = set()
-    for stmt in (visits, milestones, hardship):
-        found.update((await session.scalars(stmt.distinct())).all())
-    return found
+    return await NoticeRepository(session).cadres_with_work_due(until)
 
 
 async def scan_digest(session: AsyncSession, settings: Settings, now: datetime) -> int:
@@ -542,11 +413,7 @@ async def scan_weekly(session: AsyncSession, settings: Settings, now: datetime) 
     moment = _local_moment(today, settings.digest_time, settings)
     if today.weekday() != 0 or now < moment or not await lead(session, "weekly"):
         return 0
-    admins = (
-        await session.scalars(
-            select(Account.id).where(Account.role == Role.ADMIN, Account.is_active.is_(True)).order_by(Account.id)
-        )
-    ).all()
+    admins = await NoticeRepository(session).active_admin_ids()
     not_before = release_time(max(now, moment), settings.tz, settings.quiet_hours)
     notices = [
         Notice(notice_key(K.WEEKLY_SUMMARY, account_id, "week", today), K.WEEKLY_SUMMARY, account_id, not_before,

@@ -29,7 +29,6 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Access
@@ -39,7 +38,7 @@ from bot.work import hardship_render as render
 from bot.work.rules import HardshipRules
 from bot.work.workdays import add_working_days
 from storage.enums import HardshipCategory, HardshipState, Role
-from storage.models import Account, HardshipRequest, Pairing
+from storage.models import Account, HardshipRequest
 from storage.repositories.accounts import AccountRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.hardship import HardshipRepository
@@ -231,17 +230,7 @@ async def requests_view(
     )
     if kind == "cadre" and view.items:
         cadre_id = access.cadre_id
-        paired = set(
-            (
-                await session.scalars(
-                    select(Pairing.household_id).where(
-                        Pairing.cadre_id == cadre_id,
-                        Pairing.end_date.is_(None),
-                        Pairing.household_id.in_({r.household_id for r, _s in view.items}),
-                    )
-                )
-            ).all()
-        )
+        paired = await repo.paired_household_ids(cadre_id, {r.household_id for r, _s in view.items})
         view.own_ids = {r.id for r, _s in view.items if r.cadre_id == cadre_id or r.household_id in paired}
         for request, state in view.items:
             if request.id not in view.own_ids or state is HardshipState.RESOLVED:

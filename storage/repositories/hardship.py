@@ -8,7 +8,7 @@ are one paged SQL query plus a count, limited by indexed columns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -106,6 +106,20 @@ class HardshipRepository:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
+
+    async def paired_household_ids(self, cadre_id: int | None, household_ids: Iterable[int]) -> set[int]:
+        """Those of `household_ids` in an open pairing with the cadre."""
+        return set(
+            (
+                await self.session.scalars(
+                    select(Pairing.household_id).where(
+                        Pairing.cadre_id == cadre_id,
+                        Pairing.end_date.is_(None),
+                        Pairing.household_id.in_(household_ids),
+                    )
+                )
+            ).all()
+        )
 
     # ------------------------------------------------------------------ lists
 
