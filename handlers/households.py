@@ -57,12 +57,8 @@ async def on_page(
     bot: Bot,
     settings: Settings,
 ) -> None:
-    scope = service.scope_of(access)
+    scope = await _checked_scope(query, access, account, callback_data.page)
     if scope is None or account is None:
-        await query.answer(render.roles_only_text(), show_alert=True)
-        return
-    if not 0 <= callback_data.page <= service.MAX_PAGE:
-        await query.answer(render.stale_text(), show_alert=True)
         return
     page = await service.list_page(session, scope, callback_data.page, _today(settings))
     await query.answer()
@@ -80,12 +76,8 @@ async def on_card(
     bot: Bot,
     settings: Settings,
 ) -> None:
-    scope = service.scope_of(access)
+    scope = await _checked_scope(query, access, account, callback_data.page)
     if scope is None or account is None:
-        await query.answer(render.roles_only_text(), show_alert=True)
-        return
-    if not 0 <= callback_data.page <= service.MAX_PAGE:
-        await query.answer(render.stale_text(), show_alert=True)
         return
     card = await service.household_card(session, scope, callback_data.id, _today(settings))
     if card is None:
@@ -105,6 +97,21 @@ async def cmd_today(message: Message, session: AsyncSession, access: Access, i18
         return
     agenda = await service.agenda(session, access.cadre_id, today, now, settings.rules.visits)
     await message.answer(render.agenda_text(agenda, i18n.current_locale, settings.tz))
+
+
+async def _checked_scope(
+    query: CallbackQuery, access: Access, account: Account | None, page: int
+) -> service.Scope | None:
+    """The presser's scope, or None after alerting them (not a cadre or admin; a page
+    number no list can have: forged)."""
+    scope = service.scope_of(access)
+    if scope is None or account is None:
+        await query.answer(render.roles_only_text(), show_alert=True)
+        return None
+    if not 0 <= page <= service.MAX_PAGE:
+        await query.answer(render.stale_text(), show_alert=True)
+        return None
+    return scope
 
 
 async def _show(
