@@ -9,7 +9,13 @@ row per user, then times `Sender.drain()`:
 (a) emulator limit 30 messages/s (and 1/s per chat), SEND_RATE=30: the measured rate and
     the number of 429 answers (goal: within 10% of 30/s, no 429);
 (b) limit lifted, SEND_RATE=1000: the sender's throughput at its highest setting;
-(c) limit lifted, pacing off: what the sender itself can do (DB + rendering + HTTP).
+(c) limit lifted, pacing off: what the sender itself can do (DB + rendering + HTTP);
+(n) as (c), without the pipeline (`send_due()` batch after batch): the baseline for (c);
+(r) the ceiling: bare `bot.send_message` calls, 64 at a time, no database, no rendering.
+
+Ratios (c)/(n) and (c)/(r) are printed: both runs share the machine at the same moment, so
+the ratios hold better than the absolute figures on a shared, noisy machine. `--runs` picks
+runs (default abcnr; (a) takes about 100 s).
 
 The database is a temporary SQLite file unless --database-url names a migrated, empty,
 throwaway database (it is left with the rows).
@@ -78,25 +84,52 @@ async def _fill(sessionmaker, account_ids: list[int], run: str) -> None:
         await session.commit()
 
 
-async def _run(label, settings, sessionmaker, account_ids, client, *, rate=None, limit=None) -> None:
+async def _run(label, settings, sessionmaker, account_ids, client, *, rate=None, limit=None,
+               pipeline: bool = True) -> float:
     await client.set_rate_limits(global_per_second=limit, per_chat_per_second=1 if limit else None)
     await _fill(sessionmaker, account_ids, label)
     bot = create_bot(settings)
     sender = Sender(bot, sessionmaker, create_i18n(settings.default_locale), settings, rate=rate)
     floods = metrics.FLOOD_WAITS._value.get()
     started = time.perf_counter()
-    handled = await sender.drain()
+    if pipeline:
+        handled = await sender.drain()
+    else:
+        handled = 0
+        while batch := await sender.send_due():
+            handled += batch
     elapsed = time.perf_counter() - started
     await bot.session.close()
     print(f"({label}) send_rate={settings.send_rate:g} emulator limit={limit or 'none'}: "
           f"{handled} messages in {elapsed:.1f} s = {handled / elapsed:.1f} messages/s, "
           f"429s: {metrics.FLOOD_WAITS._value.get() - floods:g}", flush=True)
+    return handled / elapsed
+
+
+async def _raw(settings, client, users: list[int]) -> float:
+    """The ceiling: bot.send_message to every user, 64 in flight, nothing else."""
+    await client.set_rate_limits(global_per_second=None, per_chat_per_second=None)
+    bot = create_bot(settings)
+    gate = asyncio.Semaphore(64)
+
+    async def one(user: int) -> None:
+        async with gate:
+            await bot.send_message(user, "测试通知")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(u) for u in users))
+    elapsed = time.perf_counter() - started
+    await bot.session.close()
+    print(f"(r) bare send_message, 64 in flight: {len(users)} messages in {elapsed:.1f} s = "
+          f"{len(users) / elapsed:.1f} messages/s", flush=True)
+    return len(users) / elapsed
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--database-url")
+    parser.add_argument("--runs", default="abcnr", help="which runs, in order (default abcnr)")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory()
@@ -129,9 +162,24 @@ async def main() -> None:
                     .where(Account.telegram_user_id >= FIRST_USER))).all())
             print(f"{len(ids)} recipients; database {db_url.split(':', 1)[0]}", flush=True)
             base = dict(database_url=db_url, bot_token=TOKEN, telegram_api_url=base_url, send_max_attempts=3)
-            await _run("a", load_settings(**base, send_rate=30), sessionmaker, ids, client, limit=30)
-            await _run("b", load_settings(**base, send_rate=1000), sessionmaker, ids, client)
-            await _run("c", load_settings(**base, send_rate=1000), sessionmaker, ids, client, rate=1e9)
+            fast = load_settings(**base, send_rate=1000)
+            rates: dict[str, float] = {}
+            for run in args.runs:
+                if run == "a":
+                    rates[run] = await _run("a", load_settings(**base, send_rate=30), sessionmaker, ids, client,
+                                            limit=30)
+                elif run == "b":
+                    rates[run] = await _run("b", fast, sessionmaker, ids, client)
+                elif run == "c":
+                    rates[run] = await _run("c", fast, sessionmaker, ids, client, rate=1e9)
+                elif run == "n":
+                    rates[run] = await _run("n", fast, sessionmaker, ids, client, rate=1e9, pipeline=False)
+                elif run == "r":
+                    rates[run] = await _raw(fast, client, list(users))
+            if "c" in rates and "n" in rates:
+                print(f"pipeline gain (c)/(n): {rates['c'] / rates['n']:.2f}x", flush=True)
+            if "c" in rates and "r" in rates:
+                print(f"sender vs bare sends (c)/(r): {rates['c'] / rates['r']:.2f}", flush=True)
     finally:
         unregister(KIND)
         if previous is not None:

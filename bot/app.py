@@ -30,7 +30,10 @@ def create_bot(settings: Settings, token: str | None = None) -> Bot:
     token = token or settings.bot_token
     if not token:
         raise ValueError("BOT_TOKEN is required to create a bot")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    # connections: the sender's sends in flight plus room for the handlers' replies
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url), limit=settings.send_concurrency + 36
+    )
     session.middleware(CommitBeforeSending())  # what an update wrote is committed before the user sees a reply
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 

@@ -7,6 +7,7 @@ that names the variable and what it expects; the CLI prints it and exits with st
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cached_property
 from pathlib import Path
@@ -178,6 +179,12 @@ class Settings(BaseSettings):
     def rules(self) -> Rules:
         """The cadence rules (CADENCE_FILE over the shipped defaults); RulesError if invalid."""
         return load_rules(self.cadence_file)
+
+    @property
+    def send_concurrency(self) -> int:
+        """Sends in flight at once: about 0.3 s of sending at SEND_RATE (Telegram answers in
+        tens to hundreds of ms, so 1,000/s needs a few hundred requests open), at least 64."""
+        return max(64, math.ceil(self.send_rate * 0.3))
 
     @property
     def is_sqlite(self) -> bool:

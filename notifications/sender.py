@@ -19,11 +19,17 @@ Telegram's answers:
   cap 10 min) until `settings.send_max_attempts`, then failed;
 - any other 400 (bad HTML, caption too long): failed with Telegram's reason, no retry.
 
+Pipelining: while one batch is being sent, the next is claimed and rendered, and the batch
+before is being recorded; a chat's rows still go out in order, since a batch starts sending
+only when the one before has been sent.
+
 Duplicates: a row is sent at most once unless the process dies between its send and the
-end of its batch (step 4); such rows stay 'sending' and `requeue_stale` puts them back after
-STALE_AFTER. So at most one claim batch (`batch_size`, about one second of sending) can be
-sent twice after a kill. `stop()` finishes the sends in flight, puts back what was claimed but
-not sent, and leaves nothing in 'sending'.
+end of its batch's recording (step 4); such rows stay 'sending' and `requeue_stale` puts them
+back after STALE_AFTER. With the pipeline, two batches can be in that window at once (one
+being recorded, one being sent), and a batch is half a second of sending (`batch_size` =
+rate/2), so at most about one second of sending (2 × `batch_size` rows) can be sent twice
+after a kill. `stop()` finishes the sends in flight, puts back what was claimed but not sent,
+and leaves nothing in 'sending'.
 
 Logs carry outbox row ids and account ids only.
 """
@@ -31,6 +37,7 @@ Logs carry outbox row ids and account ids only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import math
@@ -87,7 +94,7 @@ RECOVER_AFTER = 10.0  # calm seconds after a 429 before the pace goes up again
 RECOVER_STEP = 1.1  # +10% per second while recovering
 STALE_AFTER = timedelta(minutes=5)  # 'sending' rows older than this were left by a dead process
 STALE_CHECK_EVERY = 60.0  # seconds
-CONCURRENCY = 64  # sends in flight at once (across chats)
+GONE_FOR = 60.0  # seconds an account found blocked is skipped without asking the database
 RECORD_TRIES = 5  # writing a batch's outcomes survives a briefly unreachable database
 
 
@@ -124,6 +131,15 @@ class _Job:
     rendered: Rendered
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """A claimed, rendered batch: outcomes already known (cancelled, failed) and sends to do."""
+
+    claimed: int
+    changes: list[dict[str, Any]]
+    jobs: list[_Job]
+
+
 class Sender:
     def __init__(
         self,
@@ -143,12 +159,14 @@ class Sender:
         self.i18n = i18n
         self.settings = settings
         self.target_rate = rate if rate is not None else settings.send_rate
-        # about one second of sending per batch: the at-most-twice bound after a kill
-        self.batch_size = batch_size or max(10, min(500, math.ceil(self.target_rate)))
+        # half a second of sending per batch; two batches can be sent but not yet recorded
+        # at a kill (the pipeline), so at most about one second of sending is sent twice
+        self.batch_size = batch_size or max(10, min(500, math.ceil(self.target_rate / 2)))
         self.poll_interval = poll_interval
         self.clock = clock
         self.rng = rng
         self.max_attempts = settings.send_max_attempts
+        self.rules = settings.rules
         self._stopping = asyncio.Event()
         self._rate = self.target_rate
         self._limiter = self._make_limiter(self._rate)
@@ -160,8 +178,11 @@ class Sender:
         # one limiter object per chat (hundreds of thousands) would be wasteful, and no
         # well-kept library offers keyed limiters with expiry; entries in the past are pruned.
         self._next_allowed: dict[int, float] = {}
-        self._semaphore = asyncio.Semaphore(CONCURRENCY)
+        self._semaphore = asyncio.Semaphore(settings.send_concurrency)
         self._last_stale_check = -math.inf
+        # Accounts found blocked whose batch may not be recorded yet: the next batch was
+        # rendered before that, so its sends to them are skipped here (monotonic time seen).
+        self._blocked_recently: dict[int, float] = {}
 
     # ----------------------------------------------------------------- control
 
@@ -179,7 +200,7 @@ class Sender:
         while not self.stopping:
             try:
                 await self._requeue_stale_now_and_then()
-                handled = await self.send_due()
+                handled = await self._pump()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("sender: database unavailable (%s); retrying", type(exc).__name__)
                 handled = 0
@@ -190,14 +211,8 @@ class Sender:
     async def drain(self) -> int:
         """Send everything due now (including what becomes due while draining); returns
         how many rows were handled. Rows whose retry lies in the future stay queued."""
-        total = 0
         await self.requeue_stale()
-        while not self.stopping:
-            handled = await self.send_due()
-            if not handled:
-                break
-            total += handled
-        return total
+        return await self._pump()
 
     async def requeue_stale(self) -> int:
         async with self.sessionmaker() as session:
@@ -216,14 +231,56 @@ class Sender:
 
     async def send_due(self) -> int:
         """Claim one batch of due rows, send them, record the outcomes; returns the number
-        of rows claimed (0: nothing is due)."""
+        of rows claimed (0: nothing is due). No pipelining: for tests and one-off use."""
+        batch = await self._claim()
+        if batch is None:
+            return 0
+        await self._record(*await self._send_batch(batch))
+        return batch.claimed
+
+    async def _pump(self) -> int:
+        """Send batches until nothing is due (or stop()), pipelined: batch N+1 is claimed and
+        rendered while batch N is sent, and batch N is recorded while N+1 is sent. Returns
+        the number of rows claimed."""
+        total = 0
+        recording: asyncio.Task[None] | None = None
+        upcoming: asyncio.Task[_Batch | None] | None = None
+        try:
+            batch = await self._claim()
+            while batch is not None:
+                total += batch.claimed
+                upcoming = None if self.stopping else asyncio.create_task(self._claim())
+                outcome = await self._send_batch(batch)
+                if recording is not None:
+                    await recording
+                recording = asyncio.create_task(self._record(*outcome))
+                batch = await upcoming if upcoming is not None else None
+                upcoming = None
+                if batch is None and not self.stopping:
+                    # the rows being recorded may be due again (a 429 retries at once)
+                    await recording
+                    recording = None
+                    batch = await self._claim()
+            return total
+        finally:
+            if upcoming is not None:  # sending failed: put back what was claimed meanwhile
+                with contextlib.suppress(Exception):
+                    claimed = await upcoming
+                    if claimed is not None:
+                        changes = claimed.changes + [released_change(j.row.id) for j in claimed.jobs]
+                        await self._record(changes, set())
+            if recording is not None:
+                await recording
+
+    async def _claim(self) -> _Batch | None:
+        """Claim and render one batch (committed as 'sending'); None when nothing is due."""
         now = self.clock()
         async with self.sessionmaker() as session:
             repo = OutboxRepository(session)
             rows = await repo.claim(self.batch_size, now)
             await session.commit()
             if not rows:
-                return 0
+                return None
             try:
                 changes, jobs = await self._prepare(session, rows, now)
             except Exception:
@@ -232,11 +289,15 @@ class Sender:
                 await session.commit()
                 raise
             await session.commit()  # renderers only read; ends the transaction
+        return _Batch(len(rows), changes, jobs)
+
+    async def _send_batch(self, batch: _Batch) -> tuple[list[dict[str, Any]], set[int]]:
         deactivate: set[int] = set()
-        changes += await self._deliver(jobs, deactivate)
-        await self._record(changes, deactivate)
+        changes = batch.changes + await self._deliver(batch.jobs, deactivate)
+        now = time.monotonic()
+        self._blocked_recently.update(dict.fromkeys(deactivate, now))
         self._prune_chats()
-        return len(rows)
+        return changes, deactivate
 
     async def _prepare(
         self, session: AsyncSession, rows: list[OutboxMessage], now: datetime
@@ -254,7 +315,7 @@ class Sender:
             locale = locale_of(account, self.i18n)
             try:
                 with self.i18n.context(), self.i18n.use_locale(locale):
-                    rendered = await render(RenderContext(session, row, account, locale, now))
+                    rendered = await render(RenderContext(session, row, account, locale, now, self.rules))
             except UnknownKind:
                 log.error("outbox row %s: no renderer for kind %s", row.id, row.kind.value)
                 changes.append(failed_change(row.id, f"no renderer for {row.kind.value}"))
@@ -286,7 +347,7 @@ class Sender:
         changes: list[dict[str, Any]] = []
         for job in jobs:
             row = job.row
-            if job.account_id in deactivate:
+            if job.account_id in deactivate or job.account_id in self._blocked_recently:
                 changes.append(failed_change(row.id, "recipient blocked the bot"))
                 metrics.FAILED.labels(kind=row.kind.value, reason="blocked").inc()
                 continue
@@ -432,9 +493,11 @@ class Sender:
         return self._rate
 
     def _prune_chats(self) -> None:
+        now = time.monotonic()
         if len(self._next_allowed) > 10_000:
-            now = time.monotonic()
             self._next_allowed = {c: t for c, t in self._next_allowed.items() if t > now}
+        if self._blocked_recently:  # by then the batch that found them is recorded (or requeued)
+            self._blocked_recently = {a: t for a, t in self._blocked_recently.items() if now - t < GONE_FOR}
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake at once on stop()."""

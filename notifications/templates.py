@@ -23,6 +23,7 @@ from datetime import datetime
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.work.rules import Rules
 from storage.enums import NotificationKind
 from storage.models import Account, OutboxMessage
 
@@ -42,6 +43,7 @@ class RenderContext:
     account: Account  # the recipient
     locale: str  # the recipient's language (zh_Hans, ko, en)
     now: datetime  # aware
+    rules: Rules | None = None  # the cadence rules (the digest shows a leader's village visit)
 
 
 Renderer = Callable[[RenderContext], Awaitable[Rendered | None]]

@@ -139,3 +139,24 @@ async def test_render_none_cancels_and_render_errors_fail(client, sessionmaker, 
                                        DeliveryState.FAILED]
     assert "RuntimeError" in rows[1].last_error and "no renderer" in rows[3].last_error
     assert await bot_texts(client, account.telegram_user_id) == ["zh_Hans:ok"]
+
+
+async def test_pipelined_batches_keep_chat_order_and_skip_a_blocked_account(client, sessionmaker, make_sender) -> None:
+    """Batches of 2 (the next claimed while the one before is sent): a chat's rows still
+    arrive in order, and an account found blocked in one batch gets no send from the next
+    batch, which was rendered before the first was recorded."""
+    first, second, blocked = await open_users(client, sessionmaker, 3)
+    await client.block(blocked.telegram_user_id)
+    rows = [(blocked.id, {"text": "b0"})]
+    for i in range(5):
+        rows += [(first.id, {"text": f"f{i}"}), (second.id, {"text": f"s{i}"}), (blocked.id, {"text": f"b{i + 1}"})]
+    await queue(sessionmaker, rows)
+
+    handled = await make_sender(rate=1000.0, batch_size=2).drain()
+
+    assert handled == len(rows)
+    assert await bot_texts(client, first.telegram_user_id) == [f"zh_Hans:f{i}" for i in range(5)]
+    assert await bot_texts(client, second.telegram_user_id) == [f"zh_Hans:s{i}" for i in range(5)]
+    sends = [c for c in await client.calls("sendMessage") if c["params"].get("chat_id") == blocked.chat_id]
+    assert len(sends) == 1
+    assert await states(sessionmaker) == {DeliveryState.SENT: 10, DeliveryState.FAILED: 6}
