@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 from bot.app import Application
 from notifications.scheduler import build_scheduler
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Background:
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: Application, *, first_scan: datetime | None = None) -> None:
         self.app = app
+        self.first_scan = first_scan  # when the first scan runs (default: soon after start)
         self.sender: Sender | None = None
         self._task: asyncio.Task[None] | None = None
         self._scheduler = None
@@ -31,7 +33,7 @@ class Background:
         app = self.app
         self.sender = Sender(app.bot, app.sessionmaker, app.i18n, app.settings)
         self._task = asyncio.create_task(self.sender.run(), name="outbox sender")
-        self._scheduler = build_scheduler(app.sessionmaker, app.settings)
+        self._scheduler = build_scheduler(app.sessionmaker, app.settings, first_run=self.first_scan)
         self._scheduler.start()
         log.info("notification engine started")
 

@@ -238,6 +238,7 @@ class Sandbox:
         self.app: Any = None
         self.client: Any = None
         self._polling: asyncio.Task[None] | None = None
+        self.background: Any = None
 
     @classmethod
     async def start(
@@ -282,12 +283,20 @@ class Sandbox:
             ),
             name="sandbox-polling",
         )
+        # the notification engine too: reminders, digests and broadcasts reach the personas
+        from bot.background import Background
+
+        self.background = Background(self.app)
+        await self.background.start()
 
     def session(self, **kwargs: Any) -> SandboxSession:
         return SandboxSession(self.client, **kwargs)
 
     async def stop(self) -> None:
-        """Stop polling, close the bot and the client, stop the emulator (safe to repeat)."""
+        """Stop the engine and polling, close the bot and the client, stop the emulator (safe to repeat)."""
+        if self.background is not None:
+            background, self.background = self.background, None
+            await background.stop()
         if self._polling is not None:
             task, self._polling = self._polling, None
             if not task.done():
