@@ -6,6 +6,11 @@ due date → confirm; done: household → open item → evidence (text and/or ph
 State data holds ids, short codes, ISO dates and text only (JSON: it may live in SQL).
 Every press re-checks in the database that the cadre may act for the household; a
 forged or stale press gets an alert and writes nothing. /cancel leaves at any step.
+
+The 标记完成 button of a milestone reminder or overdue alert (`MsDoneStartCB`) enters the
+done branch at the evidence step for its item, replacing any dialog in progress (as
+/milestone does); an unknown, foreign or already done item gets an alert instead and
+leaves the current dialog alone.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from bot.work import milestones_render as render
 from bot.work.milestones import (
     EVIDENCE_MAX,
     AddStatus,
+    DoneStartStatus,
     DoneStatus,
     DueProblem,
     MilestoneService,
@@ -44,6 +50,7 @@ from bot.work.milestones_render import (
     MsActionCB,
     MsCategoryCB,
     MsDoneCB,
+    MsDoneStartCB,
     MsDueCB,
     MsHouseholdCB,
     MsMenuCB,
@@ -461,6 +468,35 @@ async def on_done(
         lambda locale: render.household_done_text(title, completed_on, locale),
     )
     await bot.send_message(account.chat_id, render.marked_done_text(title, told))
+
+
+@router.callback_query(MsDoneStartCB.filter())
+async def on_done_start(
+    query: CallbackQuery, callback_data: MsDoneStartCB, state: FSMContext, session: AsyncSession,
+    access: Access, settings: Settings, i18n: I18n, bot: Bot, account: Account | None,
+) -> None:
+    """标记完成 under a reminder: the done branch of the dialog at the evidence step."""
+    cadre_id = access.cadre_id if access.role is Role.CADRE else None
+    start = await MilestoneService(session).done_start(cadre_id, callback_data.id)
+    item = start.item
+    if start.status is DoneStartStatus.UNKNOWN:
+        await query.answer(render.done_start_unknown_text(), show_alert=True)
+        return
+    if start.status is DoneStartStatus.ALREADY and item is not None and item.completed_at is not None:
+        completed_on = item.completed_at.astimezone(settings.tz).date()
+        await query.answer(render.done_start_already_text(item.title, completed_on, i18n.current_locale),
+                           show_alert=True)
+        return
+    household = start.household
+    if start.status is not DoneStartStatus.OK or item is None or household is None or account is None:
+        await query.answer(render.forbidden_text(), show_alert=True)
+        return
+    await query.answer()
+    await state.clear()  # whatever dialog was open ends here, as with /milestone
+    await _dialog(state, session, access, settings, i18n, bot, account).go(
+        MilestoneDialog.done_evidence, render.household_line_text(household.head_name),
+        hh=item.household_id, ms=item.id, text="", photo="", page=0,
+    )
 
 
 for _factory in (MsMenuCB, MsHouseholdCB, MsPageCB, MsCategoryCB, MsDueCB, MsPickCB, MsActionCB, MsDoneCB):

@@ -4,6 +4,11 @@
 Thin: parse, call bot/work/visits.py, reply with bot/work/visits_render.py. The dialog's
 state data is JSON only (ids, ISO dates, floats, file ids) so it survives a restart in
 SQL or Redis FSM storage. Every button press re-checks in the database.
+
+The 登记走访 button of a visit reminder or overdue alert (`VisitStartCB`) starts the dialog
+already on its household, at the date step; like /visit, it replaces any dialog in progress.
+A press the cadre may not make (not theirs, forged, household lifted) gets an alert and
+leaves the current dialog alone.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ from bot.work.visits import (
     DateProblem,
     RateStatus,
     SaveStatus,
+    StartStatus,
     VisitDraft,
     answer_visit,
     ask_household,
     cadre_name,
+    check_start,
     check_visit_date,
     earliest_visit_date,
     expire_confirmations,
@@ -48,7 +55,7 @@ from bot.work.visits import (
     read_visit_date,
     save_visit,
 )
-from bot.work.visits_render import ConfirmCB, FlagsCB, RateCB, VisitStepCB
+from bot.work.visits_render import ConfirmCB, FlagsCB, RateCB, VisitStartCB, VisitStepCB
 from storage.enums import Role, VisitKind
 from storage.models import Account
 from storage.repositories.pairings import PairingRepository
@@ -175,6 +182,32 @@ async def cmd_visit(message: Message, session: AsyncSession, access: Access, sta
     await _progress(session, state, VisitDialog.household)
     text, markup = picker
     await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(VisitStartCB.filter())
+async def on_start_button(
+    query: CallbackQuery,
+    callback_data: VisitStartCB,
+    session: AsyncSession,
+    access: Access,
+    account: Account | None,
+    state: FSMContext,
+    settings: Settings,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    """登记走访 under a reminder: the dialog on that household, at the date step."""
+    cadre_id = access.cadre_id if access.role is Role.CADRE else None
+    status = await check_start(session, cadre_id, callback_data.household_id)
+    if status is not StartStatus.OK or account is None:
+        refusal = render.start_lifted_text() if status is StartStatus.LIFTED else render.start_forbidden_text()
+        await query.answer(refusal, show_alert=True)
+        return
+    # a new dialog (new nonce) replaces whatever was open, as /visit does
+    await state.set_data({"dialog": secrets.token_hex(4), "household_id": callback_data.household_id})
+    data = await _progress(session, state, VisitDialog.visited_on)
+    await query.answer()
+    await _ask_date(partial(bot.send_message, account.chat_id), session, data, settings, i18n.current_locale)
 
 
 # ------------------------------------------------------------------ dialog buttons

@@ -166,6 +166,22 @@ class DoneOutcome:
     title: str | None = None
 
 
+class DoneStartStatus(StrEnum):
+    """May a cadre start marking item `id` done (the 标记完成 button of a reminder)?"""
+
+    OK = "ok"
+    UNKNOWN = "unknown"  # no such item (a forged or garbled id)
+    FORBIDDEN = "forbidden"  # not a cadre, or not the cadre's household (any more)
+    ALREADY = "already"  # done since the reminder went out
+
+
+@dataclass(frozen=True, slots=True)
+class DoneStart:
+    status: DoneStartStatus
+    item: Milestone | None = None  # set when OK or ALREADY
+    household: Household | None = None  # the item's household, when OK
+
+
 _ID_MAX = 2**31 - 1  # ids are INTEGER columns: a forged larger number is no id at all
 
 
@@ -223,6 +239,25 @@ class MilestoneService:
         if item is None or not await self.may_act(cadre_id, item.household_id):
             return None
         return item
+
+    async def done_start(self, cadre_id: int | None, milestone_id: int | None) -> DoneStart:
+        """The rules of the dialog's item choice (`item_for_cadre`), telling apart an unknown
+        item, one of another cadre's households and one already done."""
+        if not _is_id(cadre_id):
+            return DoneStart(DoneStartStatus.FORBIDDEN)
+        if not _is_id(milestone_id):
+            return DoneStart(DoneStartStatus.UNKNOWN)
+        item = await self.repo.get(milestone_id)  # type: ignore[arg-type]
+        if item is None:
+            return DoneStart(DoneStartStatus.UNKNOWN)
+        if not await self.may_act(cadre_id, item.household_id):
+            return DoneStart(DoneStartStatus.FORBIDDEN)
+        if item.completed_at is not None:
+            return DoneStart(DoneStartStatus.ALREADY, item)
+        household = await self.session.get(Household, item.household_id)
+        if household is None:  # pragma: no cover - a foreign key guarantees it
+            return DoneStart(DoneStartStatus.FORBIDDEN)
+        return DoneStart(DoneStartStatus.OK, item, household)
 
     async def plan(self, household_id: int, today: date) -> Sequence[Milestone]:
         return await self.repo.for_household(household_id, today)

@@ -2,7 +2,9 @@
 
 Everything returned is ready for parse_mode HTML: names, titles and evidence are escaped;
 fixed texts go through gettext (Chinese msgids); dates are formatted for the locale given.
-Callback data carries ids and short codes only, never user text.
+Callback data carries ids and short codes only, never user text. `MsDoneStartCB` (the
+标记完成 button of a milestone reminder or overdue alert, notifications/reminders.py)
+opens the "mark done" flow at the evidence step for its item, re-checked on each press.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ class MsActionCB(CallbackData, prefix="msa"):
 
 class MsDoneCB(CallbackData, prefix="msk"):
     """Confirm that item `id` is done (carries the id so a late second press can say 'already')."""
+
+    id: int
+
+
+class MsDoneStartCB(CallbackData, prefix="msx"):
+    """Start marking item `id` done, at the evidence step (outside any dialog)."""
 
     id: int
 
@@ -330,7 +338,7 @@ def evidence_missing_text() -> str:
 def done_summary_text(head_name: str, title: str, evidence_text: str | None, has_photo: bool) -> str:
     lines = [
         _("请确认把这一项标记为已完成："),
-        _("贫困户：{name}").format(name=escape(head_name)),
+        household_line_text(head_name),
         _("事项：{title}").format(title=escape(title)),
     ]
     if evidence_text:
@@ -354,6 +362,27 @@ def marked_done_text(title: str, told: int) -> str:
 
 def already_done_text() -> str:
     return _("这一项已经标记为完成了，无需重复操作。")
+
+
+def done_start_label() -> str:
+    """The button of a reminder that starts marking its item done."""
+    return _("标记完成")
+
+
+def household_line_text(head_name: str) -> str:
+    return _("贫困户：{name}").format(name=escape(head_name))
+
+
+def done_start_unknown_text() -> str:
+    return _("没有找到这个计划事项，请发送 /milestone 重新选择。")
+
+
+def done_start_already_text(title: str, completed_on: date, locale: str) -> str:
+    """An alert: plain text (not parsed as HTML), at most 200 characters, so the title is
+    clipped and not escaped."""
+    return _("“{title}”已于 {date} 完成，无需再标记。").format(
+        title=_clip(title), date=format_date(completed_on, locale)
+    )
 
 
 def household_done_text(title: str, completed_on: date, locale: str) -> str:

@@ -25,8 +25,8 @@ from bot.work import visits_render as render
 from bot.work.cadence import refresh_pairings
 from bot.work.dates import parse_user_date
 from bot.work.rules import Rules, local_today
-from storage.enums import Role, VisitConfirmation, VisitKind
-from storage.models import Cadre, Visit
+from storage.enums import HouseholdStatus, Role, VisitConfirmation, VisitKind
+from storage.models import Cadre, Household, Visit
 from storage.repositories.accounts import AccountRepository
 from storage.repositories.pairings import PairingRepository
 from storage.repositories.visits import FlaggedVisit, VisitRepository
@@ -37,6 +37,7 @@ NOTES_MAX = 2000  # characters of a visit's notes
 PICKER_PAGE = 8  # households per page of the /visit picker
 FLAGS_PAGE = 10  # flagged visits per page of /flags
 RATINGS = range(1, 6)
+_ID_MAX = 2**31 - 1  # ids are INTEGER columns: a forged larger number is no id at all
 
 
 # ------------------------------------------------------------------------ the date
@@ -67,6 +68,33 @@ def read_visit_date(text: str, today: date, backdate_days: int) -> tuple[date | 
 
 def earliest_visit_date(today: date, backdate_days: int) -> date:
     return today - timedelta(days=backdate_days)
+
+
+# ------------------------------------------------------- starting from a notification
+
+
+class StartStatus(StrEnum):
+    """May a cadre start the /visit dialog on a given household (the 登记走访 button of a
+    reminder or overdue alert)?"""
+
+    OK = "ok"
+    FORBIDDEN = "forbidden"  # not a cadre, no such household, or not theirs (any more)
+    LIFTED = "lifted"  # theirs, but lifted out of poverty since the reminder went out
+
+
+async def check_start(session: AsyncSession, cadre_id: int | None, household_id: int) -> StartStatus:
+    """The rule the dialog applies when a household is chosen (`cadre_may_act`), plus: a
+    lifted household gets no visit reminders, so its button no longer holds."""
+    if cadre_id is None or not 0 < household_id <= _ID_MAX:
+        return StartStatus.FORBIDDEN
+    if not await PairingRepository(session).cadre_may_act(cadre_id, household_id):
+        return StartStatus.FORBIDDEN
+    household = await session.get(Household, household_id)
+    if household is None:
+        return StartStatus.FORBIDDEN
+    if household.status is HouseholdStatus.LIFTED:
+        return StartStatus.LIFTED
+    return StartStatus.OK
 
 
 # ----------------------------------------------------------------------- the draft

@@ -3,7 +3,9 @@
 Everything returned is ready for parse_mode HTML: names and notes are escaped, fixed
 texts go through gettext (Chinese msgids). Callback data carries ids and short codes
 only; dialog buttons carry the dialog's nonce, so a button of a finished or cancelled
-dialog is recognised as stale.
+dialog is recognised as stale. `VisitStartCB` (the 登记走访 button of a reminder or an
+overdue alert, notifications/reminders.py) carries a household id instead: it starts a
+new dialog on that household, re-checked on each press.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class VisitStepCB(CallbackData, prefix="vw"):
     action: str
     d: str
     v: str = ""
+
+
+class VisitStartCB(CallbackData, prefix="vst"):
+    """Start the /visit dialog already on household `household_id` (next step: the date)."""
+
+    household_id: int
 
 
 class ConfirmCB(CallbackData, prefix="vc"):
@@ -189,6 +197,19 @@ def stale_dialog_text() -> str:
 
 def forbidden_household_text() -> str:
     return _("您不能为这户登记走访。")
+
+
+def start_label() -> str:
+    """The button of a reminder that starts /visit on its household."""
+    return _("登记走访")
+
+
+def start_forbidden_text() -> str:
+    return _("您不能为这户登记走访：它目前不是您帮扶的贫困户。")
+
+
+def start_lifted_text() -> str:
+    return _("这户已标注为已脱贫，这条走访提醒已不再有效。")
 
 
 # ------------------------------------------------------------------ dialog keyboards

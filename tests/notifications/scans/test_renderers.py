@@ -44,6 +44,10 @@ def _buttons(rendered) -> list[str]:
     return [b.callback_data for row in rendered.reply_markup.inline_keyboard for b in row]
 
 
+def _labels(rendered) -> list[str]:
+    return [b.text for row in rendered.reply_markup.inline_keyboard for b in row]
+
+
 async def test_visit_reminder_text_and_cancel_after_visit(people, sessionmaker, settings, i18n) -> None:
     await _set(sessionmaker, update(Pairing).where(Pairing.id == people.pairing_h1)
                .values(next_visit_due=date(2026, 12, 4)))
@@ -52,7 +56,8 @@ async def test_visit_reminder_text_and_cancel_after_visit(people, sessionmaker, 
     rendered = await _render(sessionmaker, i18n, row, "zh_Hans", at(DEC_1))
     assert "张大山" in rendered.text and "W0001" in rendered.text and "2026年12月4日" in rendered.text
     assert "/visit" in rendered.text
-    assert _buttons(rendered) == [f"hhc:{people.h1}:0"]
+    assert _buttons(rendered) == [f"hhc:{people.h1}:0", f"vst:{people.h1}"]
+    assert _labels(rendered) == ["查看户卡", "登记走访"]
     ko = await _render(sessionmaker, i18n, row, "ko", at(DEC_1))
     assert "2026. 12. 4." in ko.text  # Korean date formatting (texts: see /tmp/tr/reminders.yaml)
     # a visit was logged: the next due date moved on, the reminder no longer holds
@@ -90,7 +95,9 @@ async def test_milestone_overdue_and_done(people, sessionmaker, settings, i18n) 
     [row] = await outbox(sessionmaker, K.MILESTONE_OVERDUE)
     rendered = await _render(sessionmaker, i18n, row, "zh_Hans", at(DEC_1))
     assert "王&lt;小&gt;二" in rendered.text and "危房&lt;改造&gt;" in rendered.text and "住房安全" in rendered.text
-    assert "逾期" in rendered.text and _buttons(rendered) == [f"hhc:{people.h3}:0"]
+    assert "逾期" in rendered.text and _buttons(rendered) == [f"hhc:{people.h3}:0", f"msx:{m.id}"]
+    assert _labels(rendered) == ["查看户卡", "标记完成"]
+    assert _labels(await _render(sessionmaker, i18n, row, "ko", at(DEC_1))) == ["가구 카드 보기", "완료 표시"]
     await _set(sessionmaker, update(Milestone).where(Milestone.id == m.id)
                .values(completed_at=datetime(2026, 12, 1, 2, tzinfo=UTC)))
     assert await _render(sessionmaker, i18n, row, "zh_Hans", at(DEC_1)) is None
@@ -172,3 +179,34 @@ async def test_digest_catch_up_and_weekly(people, sessionmaker, settings, i18n) 
     await _set(sessionmaker, update(Pairing).where(Pairing.id == people.pairing_h1)
                .values(next_visit_due=date(2027, 1, 5)))
     assert await _render(sessionmaker, i18n, catch_up[ids[CADRE_USER]], "zh_Hans", at(date(2026, 12, 6))) is None
+
+
+async def test_overdue_visit_and_milestone_reminder_carry_their_action_buttons(
+    people, sessionmaker, settings, i18n
+) -> None:
+    """Visit overdue alert: card + 登记走访; milestone reminder: card + 标记完成; the
+    escalation of the same overdue visit to the admin: the card only."""
+    await _set(sessionmaker, update(Pairing).where(Pairing.id == people.pairing_h2)
+               .values(next_visit_due=date(2026, 11, 30)))
+    async with sessionmaker() as s:
+        m = Milestone(household_id=people.h1, category=MilestoneCategory.INCOME, title="养殖项目分红",
+                      due_date=date(2026, 12, 8))
+        s.add(m)
+        await s.commit()
+    await _scan(sessionmaker, settings, scan_reminders, at(DEC_1))
+    [overdue] = await outbox(sessionmaker, K.VISIT_OVERDUE)
+    rendered = await _render(sessionmaker, i18n, overdue, "zh_Hans", at(DEC_1))
+    assert "김순자" in rendered.text
+    assert _buttons(rendered) == [f"hhc:{people.h2}:0", f"vst:{people.h2}"]
+    [reminder] = await outbox(sessionmaker, K.MILESTONE_REMINDER)
+    rendered = await _render(sessionmaker, i18n, reminder, "zh_Hans", at(DEC_1))
+    assert "养殖项目分红" in rendered.text
+    assert _buttons(rendered) == [f"hhc:{people.h1}:0", f"msx:{m.id}"]
+    assert all(len(data.encode()) <= 64 for data in _buttons(rendered))
+    now = at(date(2026, 12, 7))
+    await _scan(sessionmaker, settings, scan_escalations, now)
+    async with sessionmaker() as s:
+        admin = await s.scalar(select(Account.id).where(Account.telegram_user_id == ADMIN_USER))
+    [escalation] = [r for r in await outbox(sessionmaker, K.ESCALATION) if r.account_id == admin]
+    rendered = await _render(sessionmaker, i18n, escalation, "zh_Hans", now)
+    assert _buttons(rendered) == [f"hhc:{people.h2}:0"]

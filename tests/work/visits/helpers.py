@@ -76,3 +76,20 @@ async def last_bot(tg: EmulatorClient, user: int) -> dict[str, Any]:
 async def visits(sessionmaker) -> list[Visit]:
     async with sessionmaker() as s:
         return list((await s.scalars(select(Visit).order_by(Visit.id))).all())
+
+
+async def deliver_reminders(app, sessionmaker, now: datetime) -> int:
+    """Run the reminder scan at `now` and send what it queued through the real sender and
+    renderers, on the running bot's Bot API session; returns the rows handled."""
+    import notifications.reminders  # noqa: F401  (registers the renderers)
+    from notifications.scans import scan_reminders
+    from notifications.sender import Sender
+
+    async with sessionmaker() as s:
+        await scan_reminders(s, app.settings, now)
+        await s.commit()
+    return await Sender(app.bot, sessionmaker, app.i18n, app.settings, clock=lambda: now).drain()
+
+
+async def bot_messages(tg: EmulatorClient, user: int) -> list[dict[str, Any]]:
+    return [m for m in await tg.messages(user) if m["from_bot"]]
