@@ -9,12 +9,15 @@ resolved, the recipient is no longer the cadre / supervisor / admin the notice w
 Otherwise it words the text with gettext (the sender has set the recipient's locale) for
 parse_mode HTML, registry text escaped, with buttons that lead to action:
 
-- a reminder or overdue alert carries a button opening the household card
-  (`HouseholdCardCB`, which re-checks access on the press). It carries no "start /visit
-  for this household" button: the /visit dialog's buttons need the dialog's nonce, and
-  there is no callback that opens the dialog for a given household. Likewise an overdue
-  milestone has no "mark done" button: `MsDoneCB` only works inside the /milestone dialog.
-  The texts name the command instead.
+- a visit reminder or overdue alert carries 查看户卡 (`HouseholdCardCB`) and 登记走访
+  (`VisitStartCB`: the /visit dialog on that household, at the date step);
+- a milestone reminder or overdue alert carries 查看户卡 and 标记完成 (`MsDoneStartCB`:
+  the /milestone "mark done" flow for that item, at the evidence step);
+- an escalation carries 查看户卡 for an admin only (the card would refuse a supervisor).
+
+Every button re-checks access when pressed (handlers/households.py, handlers/visits.py,
+handlers/milestones.py): the notice may be old by then. The texts still name /visit and
+/milestone, which do the same.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from bot.work.households_render import (
     hardship_category_label,
     milestone_category_label,
 )
+from bot.work.milestones_render import MsDoneStartCB, done_start_label
 from bot.work.rules import local_today
+from bot.work.visits_render import VisitStartCB, start_label
 from notifications.templates import RenderContext, Rendered, renderer
 from storage.enums import HouseholdStatus, NotificationKind, Role
 from storage.models import Account, Cadre, HardshipRequest, Household, Milestone, Pairing, Region
@@ -124,10 +129,28 @@ async def _may_oversee(ctx: RenderContext, household_id: int, cadre_id: int | No
     return False
 
 
+def _card_button(household_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_("查看户卡"), callback_data=HouseholdCardCB(id=household_id, page=0).pack())
+
+
 def card_keyboard(household_id: int) -> InlineKeyboardMarkup:
     """One button: the household's card (access is re-checked when it is pressed)."""
+    return InlineKeyboardMarkup(inline_keyboard=[[_card_button(household_id)]])
+
+
+def visit_keyboard(household_id: int) -> InlineKeyboardMarkup:
+    """The household's card and 登记走访 (the /visit dialog on it), side by side."""
     return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=_("查看户卡"), callback_data=HouseholdCardCB(id=household_id, page=0).pack())
+        _card_button(household_id),
+        InlineKeyboardButton(text=start_label(), callback_data=VisitStartCB(household_id=household_id).pack()),
+    ]])
+
+
+def milestone_keyboard(household_id: int, milestone_id: int) -> InlineKeyboardMarkup:
+    """The household's card and 标记完成 (the "mark done" flow for the item), side by side."""
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _card_button(household_id),
+        InlineKeyboardButton(text=done_start_label(), callback_data=MsDoneStartCB(id=milestone_id).pack()),
     ]])
 
 
@@ -165,7 +188,7 @@ async def render_visit_reminder(ctx: RenderContext) -> Rendered | None:
     else:
         text = _("📅 走访提醒：请在 {date} 前走访 {who}（{village}），走访后用 /visit 登记。").format(
             date=format_date(due, ctx.locale), who=_who(household), village=village)
-    return Rendered(text, card_keyboard(household.id))
+    return Rendered(text, visit_keyboard(household.id))
 
 
 @renderer(K.VISIT_OVERDUE)
@@ -176,7 +199,7 @@ async def render_visit_overdue(ctx: RenderContext) -> Rendered | None:
     _pairing, household, due = found
     text = _("⚠️ 走访已逾期：{who}应在 {date} 前走访，目前还没有走访记录。请尽快走访并用 /visit 登记。").format(
         who=_who(household), date=format_date(due, ctx.locale))
-    return Rendered(text, card_keyboard(household.id))
+    return Rendered(text, visit_keyboard(household.id))
 
 
 # --------------------------------------------------------------- milestones
@@ -212,7 +235,7 @@ async def render_milestone_reminder(ctx: RenderContext) -> Rendered | None:
     milestone, household, _cadre = found
     text = _("📋 计划事项提醒：{who}的「{item}」将于 {date} 到期。完成后请用 /milestone 标记完成。").format(
         who=_who(household), item=_item(milestone), date=format_date(milestone.due_date, ctx.locale))
-    return Rendered(text, card_keyboard(household.id))
+    return Rendered(text, milestone_keyboard(household.id, milestone.id))
 
 
 @renderer(K.MILESTONE_OVERDUE)
@@ -223,7 +246,7 @@ async def render_milestone_overdue(ctx: RenderContext) -> Rendered | None:
     milestone, household, _cadre = found
     text = _("⚠️ 计划事项逾期：{who}的「{item}」已于 {date} 到期，仍未完成。完成后请用 /milestone 标记完成。").format(
         who=_who(household), item=_item(milestone), date=format_date(milestone.due_date, ctx.locale))
-    return Rendered(text, card_keyboard(household.id))
+    return Rendered(text, milestone_keyboard(household.id, milestone.id))
 
 
 # -------------------------------------------------------------- escalations
@@ -299,7 +322,7 @@ async def render_digest(ctx: RenderContext) -> Rendered | None:
     if day is None or not _is_cadre(ctx.account, cadre_id) or local_today(tz, ctx.now) != day:
         return None
     assert cadre_id is not None
-    plan = await agenda(ctx.session, cadre_id, day, ctx.now)
+    plan = await agenda(ctx.session, cadre_id, day, ctx.now, ctx.rules.visits if ctx.rules else None)
     if plan.is_empty or not plan.has_households:
         return None
     text = _("<b>每日提醒</b>") + "\n" + agenda_text(plan, ctx.locale, tz)

@@ -48,7 +48,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.work.rules import local_today
+from bot.work.cadence import leaders_due
+from bot.work.rules import VisitRules, local_today
 from bot.work.visits import expire_confirmations
 from notifications.outbox import Notice, enqueue, notice_key
 from notifications.quiet import release_time
@@ -380,10 +381,14 @@ def _local_moment(day: date, at: str, settings: Settings) -> datetime:
     return datetime.combine(day, time.fromisoformat(at), tzinfo=settings.tz)
 
 
-async def digest_cadres(session: AsyncSession, today: date, until: date) -> set[int]:
+async def digest_cadres(session: AsyncSession, today: date, until: date, rules: VisitRules | None = None) -> set[int]:
     """Cadres with a visit or milestone due by `until` (overdue included) or a hardship
-    request not acknowledged yet."""
-    return await NoticeRepository(session).cadres_with_work_due(until)
+    request not acknowledged yet, and (with `rules`) unit leaders whose village visit is
+    overdue or due by `until`."""
+    cadres = await NoticeRepository(session).cadres_with_work_due(until)
+    if rules is not None:
+        cadres |= await leaders_due(session, today, until, rules)
+    return cadres
 
 
 async def scan_digest(session: AsyncSession, settings: Settings, now: datetime) -> int:
@@ -393,7 +398,7 @@ async def scan_digest(session: AsyncSession, settings: Settings, now: datetime) 
     moment = _local_moment(today, settings.digest_time, settings)
     if now < moment or not await lead(session, "digest"):
         return 0
-    cadres = await digest_cadres(session, today, today + timedelta(days=7))
+    cadres = await digest_cadres(session, today, today + timedelta(days=7), settings.rules.visits)
     accounts = await cadre_accounts(session, cadres)
     not_before = release_time(max(now, moment), settings.tz, settings.quiet_hours)
     notices = [

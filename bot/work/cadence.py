@@ -202,3 +202,18 @@ async def leader_visit_status(
         cadre_id, cadre.leader_village_id, date(today.year, 1, 1), today
     )
     return leader_status_from_days(cadre_id, cadre.leader_village_id, today, rules, days)
+
+
+async def leaders_due(session: AsyncSession, today: date, until: date, rules: VisitRules) -> set[int]:
+    """Unit leaders whose village visit (联系点) is overdue or due by `until`: the daily
+    digest goes to them even when none of their paired households has anything due."""
+    if rules.leader_visits_per_year <= 0:
+        return set()
+    found = await CadenceRepository(session).leaders_visit_days(date(today.year, 1, 1), today)
+    due: set[int] = set()
+    for cadre_id, (village_id, days) in found.items():
+        status = leader_status_from_days(cadre_id, village_id, today, rules, days)
+        if status is not None and (status.overdue or status.due <= until):
+            due.add(cadre_id)
+    return due
+

@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from storage.models import AppMeta, Household, Pairing, Visit
+from storage.models import AppMeta, Cadre, Household, Pairing, Visit
 from storage.repositories.regions import PROVINCE_NAME, subtree_ids
 
 CHUNK = 500  # household ids per UPDATE when a list is given
@@ -260,3 +260,31 @@ class CadenceRepository:
             .order_by(Visit.visited_on)
         )
         return list((await self.session.scalars(stmt)).all())
+
+    async def leaders_visit_days(self, first: date, last: date) -> dict[int, tuple[int, list[date]]]:
+        """Every cadre with an assigned village (联系点): {cadre_id: (village_id, the distinct
+        days in [first, last] on which they logged a visit there)}. One query; unit leaders
+        are a few per county, so this reads a small set whatever the registry's size."""
+        leaders = await self.session.execute(
+            select(Cadre.id, Cadre.leader_village_id).where(Cadre.leader_village_id.is_not(None))
+        )
+        found: dict[int, tuple[int, list[date]]] = {cadre_id: (village_id, []) for cadre_id, village_id in leaders}
+        if not found:
+            return found
+        days = (
+            select(Visit.cadre_id, Visit.visited_on)
+            .join(Cadre, Cadre.id == Visit.cadre_id)
+            .join(Household, Household.id == Visit.household_id)
+            .where(
+                Cadre.leader_village_id.is_not(None),
+                Household.village_id == Cadre.leader_village_id,
+                Visit.visited_on >= first,
+                Visit.visited_on <= last,
+            )
+            .distinct()
+            .order_by(Visit.cadre_id, Visit.visited_on)
+        )
+        for cadre_id, day in (await self.session.execute(days)).all():
+            found[cadre_id][1].append(day)
+        return found
+
