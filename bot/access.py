@@ -68,7 +68,7 @@ class AccessMiddleware(BaseMiddleware):
         if user is not None and not user.is_bot:
             chat = data.get("event_chat")
             chat_id = chat.id if chat is not None else user.id
-            account = await AccountRepository(session).touch(user.id, chat_id, user.language_code)
+            account = await AccountRepository(session).touch(user.id, chat_id, user.language_code, user.username)
             if account.admin_region_id is not None:
                 await session.refresh(account, ["admin_region"])
         data["account"] = account

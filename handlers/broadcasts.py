@@ -6,10 +6,13 @@ survives and the HTML is valid) → optional photo or document (跳过) → opti
 English texts (下一步) → role → region (the admin's scope, drilled down by buttons, never
 above it) → household filters (households only) → preview (the message as it will look and
 the exact recipient count) → time (立即发送, 今天20:00, 明天08:00/09:00, a typed
-`2026-12-01 09:00`, or 先发给我测试) → confirmation. State data is JSON only (strings, ints,
-ISO times). /cancel leaves it at any step; /broadcast clears any other dialog first. Every
-press re-checks role and scope in the database (callback data can be forged); the clock is
-`notifications.broadcasts.clock` (monkeypatched by tests).
+`2026-12-01 09:00`, 先发给我测试, or 发给测试账号: typed Telegram ids / @usernames within the
+scope, or 用上次的名单; the test goes to them and the admin, then back to the time) →
+confirmation. The region step pages the children 20 at a time (上一页/下一页; a forged page
+is clamped). State data is JSON only (strings, ints, ISO times). /cancel leaves it at any
+step; /broadcast clears any other dialog first. Every press re-checks role and scope in the
+database (callback data can be forged); the clock is `notifications.broadcasts.clock`
+(monkeypatched by tests).
 """
 
 from __future__ import annotations
@@ -31,9 +34,17 @@ from bot.access import Access
 from bot.config import Settings
 from notifications import broadcasts as service
 from notifications import broadcasts_render as render
-from notifications.broadcasts_render import BcFilterCB, BcListCB, BcRegionCB, BcRoleCB, BcStepCB, BcWhenCB
+from notifications.broadcasts_render import (
+    BcFilterCB,
+    BcListCB,
+    BcRegionCB,
+    BcRegionPageCB,
+    BcRoleCB,
+    BcStepCB,
+    BcWhenCB,
+)
 from storage.enums import HouseholdStatus, PovertyCause, Role
-from storage.models import Account
+from storage.models import Account, Region
 from storage.repositories.broadcasts import ROLES, Audience, AudienceError, BroadcastRepository
 
 router = Router(name="broadcasts")
@@ -51,6 +62,7 @@ class BroadcastDialog(StatesGroup):
     region = State()
     filters = State()
     when = State()
+    test_to = State()
     confirm = State()
 
 
@@ -241,8 +253,11 @@ async def on_role(
         return
     await state.set_state(BroadcastDialog.region)
     await session.commit()
-    children = await BroadcastRepository(session).children(root.id, render.MAX_CHILD_BUTTONS)
-    await query.message.answer(render.region_text(root.path), reply_markup=render.region_keyboard(children, False))
+    shown = await service.region_page(session, root.id, 0)
+    await query.message.answer(
+        render.region_text(root.path, shown.page, shown.pages),
+        reply_markup=render.region_keyboard(shown.children, False, root.id, shown.page, shown.pages),
+    )
 
 
 @router.message(BroadcastDialog.role, ~F.text.startswith("/"))
@@ -279,18 +294,42 @@ async def on_region(
     if target is None or not service.within(target.path, access.region_path):
         await query.answer(render.out_of_scope_text(), show_alert=True)
         return
+    await _show_region(query, session, access, state, bot, target, 0)
+
+
+@router.callback_query(BroadcastDialog.region, BcRegionPageCB.filter())
+async def on_region_page(
+    query: CallbackQuery, callback_data: BcRegionPageCB, session: AsyncSession, access: Access,
+    account: Account | None, state: FSMContext, bot: Bot,
+) -> None:
+    """上一页/下一页 of the region picker; the region is re-checked, the page clamped."""
+    if not _is_admin(access, account) or query.message is None:
+        await query.answer(render.stale_text(), show_alert=True)
+        return
+    target = await BroadcastRepository(session).region(callback_data.id)
+    if target is None or not service.within(target.path, access.region_path):
+        await query.answer(render.out_of_scope_text(), show_alert=True)
+        return
+    await _show_region(query, session, access, state, bot, target, callback_data.page)
+
+
+async def _show_region(query: CallbackQuery, session: AsyncSession, access: Access, state: FSMContext, bot: Bot,
+                       target: Region, page: int) -> None:
+    """Make `target` the current region and show a page of its children in place."""
     await state.update_data(bc_region=target.id)
     await session.commit()
     await query.answer()
-    children = await repo.children(target.id, render.MAX_CHILD_BUTTONS)
-    markup = render.region_keyboard(children, target.path != access.region_path)
+    shown = await service.region_page(session, target.id, page)
+    markup = render.region_keyboard(shown.children, target.path != access.region_path, target.id, shown.page,
+                                    shown.pages)
+    text = render.region_text(target.path, shown.page, shown.pages)
     try:
         await bot.edit_message_text(
-            text=render.region_text(target.path), chat_id=query.message.chat.id,
-            message_id=query.message.message_id, reply_markup=markup,
+            text=text, chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=markup,
         )
-    except TelegramBadRequest:
-        await query.message.answer(render.region_text(target.path), reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "message is not modified" not in str(exc):  # e.g. the same page again: nothing to show
+            await query.message.answer(text, reply_markup=markup)
 
 
 @router.message(BroadcastDialog.region, ~F.text.startswith("/"))
@@ -471,6 +510,10 @@ async def on_when(
     if choice == "test":
         await _send_test(query, session, access, account, state, settings)
         return
+    if choice == "named":
+        await query.answer()
+        await _ask_test_names(query.message, session, access, account, state)
+        return
     times = {"now": None, "t20": _local_at(0, 20, settings), "m08": _local_at(1, 8, settings),
              "m09": _local_at(1, 9, settings)}
     if choice not in times:
@@ -496,13 +539,16 @@ async def on_time_expected(message: Message, settings: Settings) -> None:
     await message.answer(render.bad_time_text(), reply_markup=render.when_keyboard(_tonight_open(settings)))
 
 
-@router.callback_query(BroadcastDialog.confirm, BcStepCB.filter(F.action == "when"))
+@router.callback_query(StateFilter(BroadcastDialog.confirm, BroadcastDialog.test_to),
+                       BcStepCB.filter(F.action == "when"))
 async def on_back_to_when(query: CallbackQuery, session: AsyncSession, state: FSMContext, settings: Settings) -> None:
+    from_test = await state.get_state() == BroadcastDialog.test_to.state
     await state.set_state(BroadcastDialog.when)
     await session.commit()
     await query.answer()
     if query.message is not None:
-        await query.message.answer(render.bad_time_text(), reply_markup=render.when_keyboard(_tonight_open(settings)))
+        text = render.ask_when_text() if from_test else render.bad_time_text()
+        await query.message.answer(text, reply_markup=render.when_keyboard(_tonight_open(settings)))
 
 
 @router.message(BroadcastDialog.confirm, ~F.text.startswith("/"))
@@ -511,7 +557,8 @@ async def on_confirm_expected(message: Message) -> None:
 
 
 async def _create(session: AsyncSession, access: Access, account: Account, data: dict, settings: Settings,
-                  at: datetime | None, test_only: bool) -> service.Created | str:
+                  at: datetime | None, test_only: bool, test_account_ids: list[int] | None = None,
+                  ) -> service.Created | str:
     """Create the broadcast of the dialog's data; a refusal text instead when it cannot be."""
     audience = await _checked_audience(session, access, data)
     texts = data.get("bc_texts") or {}
@@ -523,7 +570,8 @@ async def _create(session: AsyncSession, access: Access, account: Account, data:
         return await service.create_broadcast(
             session, texts=texts, audience=audience, created_by=f"account:{account.id}", now=service.clock(),
             send_at=at, admin_account_id=account.id, scope=access.region_path, photo=data.get("bc_photo"),
-            document=data.get("bc_document"), test_only=test_only, quiet_hours=settings.quiet_hours, tz=settings.tz,
+            document=data.get("bc_document"), test_only=test_only, test_account_ids=test_account_ids or (),
+            quiet_hours=settings.quiet_hours, tz=settings.tz,
         )
     except service.BroadcastError as exc:
         await session.rollback()
@@ -542,6 +590,96 @@ async def _send_test(query: CallbackQuery, session: AsyncSession, access: Access
     if query.message is not None:
         await query.message.answer(render.test_sent_text(created.broadcast_id),
                                    reply_markup=render.when_keyboard(_tonight_open(settings)))
+
+
+# ------------------------------------------------------------ named test accounts
+
+
+async def _ask_test_names(message: Message, session: AsyncSession, access: Access, account: Account,
+                          state: FSMContext) -> None:
+    remembered = await service.remembered_test_accounts(session, account.id, access.region_path)
+    labels = [label for account_id, label in remembered.items() if account_id != account.id]
+    await state.update_data(bc_last_test=bool(labels))
+    await state.set_state(BroadcastDialog.test_to)
+    await session.commit()
+    await message.answer(render.ask_test_names_text(service.MAX_TEST_ACCOUNTS, labels),
+                         reply_markup=render.test_names_keyboard(bool(labels)))
+
+
+@router.message(BroadcastDialog.test_to, F.text, ~F.text.startswith("/"))
+async def on_test_names(
+    message: Message, session: AsyncSession, access: Access, account: Account | None, state: FSMContext,
+    settings: Settings,
+) -> None:
+    if not _is_admin(access, account):
+        await message.answer(render.admins_only_text())
+        return
+    names = service.split_names(message.text or "")
+    limit = service.MAX_TEST_ACCOUNTS
+    if not names:
+        await message.answer(render.test_names_expected_text(limit), reply_markup=await _names_keyboard(state))
+        return
+    if len(names) > limit:
+        await message.answer(render.too_many_names_text(limit), reply_markup=await _names_keyboard(state))
+        return
+    found = await service.resolve_test_names(session, names, access.region_path)
+    await _send_named_test(message, session, access, account, state, settings, found)
+
+
+@router.callback_query(BroadcastDialog.test_to, BcStepCB.filter(F.action == "last_test"))
+async def on_last_test_names(
+    query: CallbackQuery, session: AsyncSession, access: Access, account: Account | None, state: FSMContext,
+    settings: Settings,
+) -> None:
+    if not _is_admin(access, account) or query.message is None:
+        await query.answer(render.stale_text(), show_alert=True)
+        return
+    remembered = await service.remembered_test_accounts(session, account.id, access.region_path)
+    remembered.pop(account.id, None)
+    if not remembered:
+        await query.answer(render.stale_text(), show_alert=True)
+        return
+    await query.answer()
+    found = service.TestRecipients(accepted=remembered)
+    await _send_named_test(query.message, session, access, account, state, settings, found)
+
+
+@router.message(BroadcastDialog.test_to, ~F.text.startswith("/"))
+async def on_test_names_expected(message: Message, state: FSMContext) -> None:
+    limit = service.MAX_TEST_ACCOUNTS
+    await message.answer(render.test_names_expected_text(limit), reply_markup=await _names_keyboard(state))
+
+
+async def _names_keyboard(state: FSMContext):
+    """The names step's buttons; 用上次的名单 when a list was remembered at the step's start."""
+    return render.test_names_keyboard(bool((await state.get_data()).get("bc_last_test")))
+
+
+async def _send_named_test(message: Message, session: AsyncSession, access: Access, account: Account,
+                           state: FSMContext, settings: Settings, found: service.TestRecipients) -> None:
+    """The test to the accepted accounts and the admin; the names not found are listed. When
+    none is accepted nothing is sent and the names are asked again."""
+    not_found = render.names_not_found_text(found.rejected) if found.rejected else ""
+    if not found.accepted:
+        text = not_found + "\n" + render.test_names_expected_text(service.MAX_TEST_ACCOUNTS)
+        await message.answer(text, reply_markup=await _names_keyboard(state))
+        return
+    data = await state.get_data()
+    others = {account_id: label for account_id, label in found.accepted.items() if account_id != account.id}
+    created = await _create(session, access, account, data, settings, None, test_only=True,
+                            test_account_ids=list(others))
+    if isinstance(created, str):
+        await message.answer(created, reply_markup=await _names_keyboard(state))
+        return
+    await state.set_state(BroadcastDialog.when)
+    await session.commit()
+    if others:
+        text = render.named_test_sent_text(created.broadcast_id, list(others.values()))
+    else:
+        text = render.test_sent_text(created.broadcast_id)
+    if not_found:
+        text += "\n" + not_found
+    await message.answer(text, reply_markup=render.when_keyboard(_tonight_open(settings)))
 
 
 @router.callback_query(BroadcastDialog.confirm, BcStepCB.filter(F.action == "confirm"))
@@ -573,6 +711,7 @@ async def on_confirm(
 @router.callback_query(BcStepCB.filter())
 @router.callback_query(BcRoleCB.filter())
 @router.callback_query(BcRegionCB.filter())
+@router.callback_query(BcRegionPageCB.filter())
 @router.callback_query(BcFilterCB.filter())
 @router.callback_query(BcWhenCB.filter())
 async def on_stale(query: CallbackQuery) -> None:

@@ -17,13 +17,24 @@ checked on the visible text: 4096 characters, 1024 with a photo or document.
 Quiet hours: broadcasts are not urgent and are held. The send time is moved out of quiet
 hours when the broadcast is created (`release_time`, a tiny local helper over
 Settings.quiet_hours), so "send now" at 22:00 is scheduled for 08:00 and the admin is told.
-A test broadcast (to the admin alone) is urgent and goes at once.
+A test broadcast (to the admin alone, or to the admin and named test accounts) is urgent
+and goes at once.
+
+Named test accounts: the admin (or the CLI's `--test-to`) names Telegram user ids and/or
+@usernames; `resolve_test_names` accepts the active bound accounts within the scope (one
+SQL select over the scope's `all` audience) and lists the other names as not found, the
+same for an unknown name and for one outside the scope (nothing leaks). The accepted
+accounts are stored in `Broadcast.test_account_ids`; the admin's latest such list is offered
+again on the next broadcast (`remembered_test_accounts`, re-checked against the scope).
+@usernames are those last seen on the accounts' own updates (`Account.username`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
@@ -35,12 +46,13 @@ from notifications import broadcasts_render as texts_render
 from notifications.outbox import Notice, enqueue, notice_key
 from notifications.templates import RenderContext, Rendered, renderer
 from storage.enums import BroadcastState, NotificationKind
-from storage.models import Broadcast
+from storage.models import Broadcast, Region
 from storage.repositories.audit import AuditRepository
 from storage.repositories.broadcasts import (
     Audience,
     AudienceError,
     BroadcastRepository,
+    NamedAccount,
     Progress,
     audience_select,
     test_select,
@@ -53,6 +65,11 @@ TEXT_MAX = 4096
 CAPTION_MAX = 1024
 SOURCE_LOCALE = "zh_Hans"
 EXTRA_LOCALES = ("ko", "en")
+MAX_TEST_ACCOUNTS = 20  # named test accounts in one test broadcast
+REGION_PAGE_SIZE = 20  # child regions per page of the region picker
+NAME_SEPARATORS = re.compile(r"[\s,，、;；]+")
+USER_ID_RE = re.compile(r"^\d{1,15}$")
+USERNAME_RE = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 
 __all__ = [
     "Audience",
@@ -60,12 +77,18 @@ __all__ = [
     "BroadcastError",
     "Created",
     "Progress",
+    "RegionPage",
+    "TestRecipients",
     "cancel_broadcast",
     "count_audience",
     "create_broadcast",
     "finish_broadcasts",
     "parse_audience",
+    "region_page",
     "release_time",
+    "remembered_test_accounts",
+    "resolve_test_names",
+    "split_names",
     "start_broadcast",
     "start_due_broadcasts",
     "text_problem",
@@ -176,6 +199,99 @@ async def resolve_region(session: AsyncSession, audience: Audience, scope: str |
     return region.id
 
 
+# ----------------------------------------------------------- region picker pages
+
+
+def clamp_page(page: int, total: int, size: int) -> tuple[int, int]:
+    """(page, pages): `page` moved into 0..pages-1 (a forged or stale page number)."""
+    pages = max(1, -(-total // size))
+    return min(max(page, 0), pages - 1), pages
+
+
+@dataclass(frozen=True)
+class RegionPage:
+    page: int
+    pages: int
+    children: list[Region]
+
+
+async def region_page(session: AsyncSession, region_id: int, page: int, size: int = REGION_PAGE_SIZE) -> RegionPage:
+    """One page of a region's children (by name), the page number clamped."""
+    repo = BroadcastRepository(session)
+    page, pages = clamp_page(page, await repo.count_children(region_id), size)
+    return RegionPage(page, pages, await repo.children(region_id, size, offset=page * size))
+
+
+# ------------------------------------------------------------ named test accounts
+
+
+def split_names(text: str) -> list[str]:
+    """The names typed for a test: separated by spaces, commas (also Chinese ，、) or
+    semicolons; repeated names once, in order."""
+    seen: dict[str, None] = {}
+    for part in NAME_SEPARATORS.split(text or ""):
+        if part:
+            seen.setdefault(part, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class TestRecipients:
+    """`accepted`: account id -> the name as typed (normalised); `rejected`: names not found
+    in the scope (unknown, out of scope, not bound, inactive, or not a name at all)."""
+
+    accepted: dict[int, str] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+
+
+async def resolve_test_names(session: AsyncSession, names: Sequence[str], scope: str) -> TestRecipients:
+    """Find each name (a Telegram user id or an @username) among the active bound accounts
+    within `scope` (one select). Does not write."""
+    user_ids: dict[str, int] = {}
+    usernames: dict[str, str] = {}
+    rejected: list[str] = []
+    for name in names:
+        if USER_ID_RE.match(name):
+            user_ids[name] = int(name)
+        elif match := USERNAME_RE.match(name):
+            usernames[name] = match.group(1).lower()
+        else:
+            rejected.append(name)
+    found = await BroadcastRepository(session).named_accounts(
+        scope, user_ids=user_ids.values(), usernames=usernames.values()
+    )
+    by_id: dict[int, NamedAccount] = {}
+    by_name: dict[str, NamedAccount] = {}
+    for account in found:  # most recently seen first: it keeps a contested username
+        by_id.setdefault(account.telegram_user_id, account)
+        if account.username:
+            by_name.setdefault(account.username, account)
+    accepted: dict[int, str] = {}
+    for name in names:
+        if name in user_ids:
+            account, label = by_id.get(user_ids[name]), name
+        elif name in usernames:
+            account, label = by_name.get(usernames[name]), "@" + usernames[name]
+        else:
+            continue
+        if account is None:
+            rejected.append(name)
+        else:
+            accepted.setdefault(account.id, label)
+    return TestRecipients(accepted, [name for name in names if name in rejected])
+
+
+async def remembered_test_accounts(session: AsyncSession, admin_account_id: int, scope: str) -> dict[int, str]:
+    """The named accounts of the admin's last test broadcast that are still active, bound and
+    within `scope`: account id -> label (@username or Telegram id)."""
+    repo = BroadcastRepository(session)
+    ids = await repo.last_test_account_ids(admin_account_id)
+    if not ids:
+        return {}
+    found = {a.id: a.label for a in await repo.named_accounts(scope, account_ids=ids)}
+    return {account_id: found[account_id] for account_id in ids if account_id in found}
+
+
 # ---------------------------------------------------------------- create / start
 
 
@@ -200,19 +316,25 @@ async def create_broadcast(
     photo: str | None = None,
     document: str | None = None,
     test_only: bool = False,
+    test_account_ids: Sequence[int] = (),
     quiet_hours: str = "",
     tz: ZoneInfo | None = None,
 ) -> Created:
     """Store a broadcast, audited, and start it when its (quiet-hours adjusted) time has come.
-    Raises BroadcastError (nothing written) on an empty audience or a region out of scope.
-    Does not commit."""
+    A test broadcast (`test_only`) goes to the admin and `test_account_ids` (checked by the
+    caller) only. Raises BroadcastError (nothing written) on an empty audience or a region out
+    of scope. Does not commit."""
     if not texts.get(SOURCE_LOCALE, "").strip():
         raise BroadcastError("text", "the zh_Hans text is required")
     region_id = await resolve_region(session, audience, scope)
-    if test_only and admin_account_id is None:
-        raise BroadcastError("empty", "a test broadcast needs the admin's account")
+    test_ids = sorted(set(test_account_ids) - {admin_account_id}) if test_only else []
+    if test_only and admin_account_id is None and not test_ids:
+        raise BroadcastError("empty", "a test broadcast needs the admin's account or named accounts")
     repo = BroadcastRepository(session)
-    count = 1 if test_only else await repo.count_audience(audience)
+    if test_only:
+        count = len(test_ids) + (1 if admin_account_id is not None else 0)
+    else:
+        count = await repo.count_audience(audience)
     if count == 0:
         raise BroadcastError("empty", "the audience is empty")
     when = max(send_at or now, now)
@@ -227,6 +349,7 @@ async def create_broadcast(
         audience=audience.to_json(),
         region_id=region_id,
         test_only=test_only,
+        test_account_ids=test_ids or None,
         state=BroadcastState.SCHEDULED,
         send_at=when,
         recipients=count,
@@ -241,7 +364,7 @@ async def create_broadcast(
         object_type="broadcast",
         object_id=broadcast.id,
         details={"audience": audience.to_json(), "test_only": test_only, "recipients": count,
-                 "send_at": when.isoformat()},
+                 "test_accounts": len(test_ids), "send_at": when.isoformat()},
     )
     if when <= now:
         count = await start_broadcast(session, broadcast, now)
@@ -256,9 +379,10 @@ async def start_broadcast(session: AsyncSession, broadcast: Broadcast, now: date
     if not await repo.mark_sending(broadcast.id):
         return 0
     if broadcast.test_only:
-        if broadcast.admin_account_id is None:
+        test_ids = [int(i) for i in broadcast.test_account_ids or []]
+        if broadcast.admin_account_id is None and not test_ids:
             return 0
-        source = test_select(broadcast.admin_account_id)
+        source = test_select(broadcast.admin_account_id, test_ids)
     else:
         source = audience_select(Audience.from_json(broadcast.audience))
     inserted = await repo.enqueue_recipients(

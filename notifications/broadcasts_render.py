@@ -27,7 +27,6 @@ from storage.repositories.regions import display_path
 
 PAGE_SIZE = 5
 PREVIEW = 40  # characters of a broadcast's text in /broadcasts
-MAX_CHILD_BUTTONS = 40  # child regions offered as buttons (a county has a few hundred villages)
 
 ROLE_LABELS = {
     "household": __("贫困户"),
@@ -71,7 +70,8 @@ LANGUAGE_LABELS = {"ko": __("韩文"), "en": __("英文")}
 
 
 class BcStepCB(CallbackData, prefix="bs"):
-    """A step button of /broadcast: skip, lang_ko, lang_en, next, cancel, back, confirm."""
+    """A step button of /broadcast: skip, lang_ko, lang_en, next, cancel, back, confirm, when
+    (back to the time step), last_test (the last list of test accounts)."""
 
     action: str
 
@@ -87,6 +87,13 @@ class BcRegionCB(CallbackData, prefix="bg"):
     id: int = 0
 
 
+class BcRegionPageCB(CallbackData, prefix="bn"):
+    """Region picker paging: show page `page` of the children of region `id`."""
+
+    id: int
+    page: int
+
+
 class BcFilterCB(CallbackData, prefix="bf"):
     """stu (toggle students), st (status value or 'any'), c (toggle cause bit), done."""
 
@@ -95,7 +102,8 @@ class BcFilterCB(CallbackData, prefix="bf"):
 
 
 class BcWhenCB(CallbackData, prefix="bw"):
-    """now, t20 (today 20:00), m08 / m09 (tomorrow 08:00 / 09:00), test (to me first)."""
+    """now, t20 (today 20:00), m08 / m09 (tomorrow 08:00 / 09:00), test (to me first),
+    named (to me and named test accounts)."""
 
     when: str
 
@@ -138,11 +146,20 @@ def role_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def region_keyboard(children: list[Region], can_go_up: bool) -> InlineKeyboardMarkup:
+def region_keyboard(
+    children: list[Region], can_go_up: bool, region_id: int = 0, page: int = 0, pages: int = 1
+) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]] = []
     buttons = [_button(child.name, BcRegionCB(action="in", id=child.id)) for child in children]
     for start in range(0, len(buttons), 3):
         rows.append(buttons[start : start + 3])
+    paging = []
+    if page > 0:
+        paging.append(_button(_("上一页"), BcRegionPageCB(id=region_id, page=page - 1)))
+    if page + 1 < pages:
+        paging.append(_button(_("下一页"), BcRegionPageCB(id=region_id, page=page + 1)))
+    if paging:
+        rows.append(paging)
     nav = [_button(_("就选这里"), BcRegionCB(action="ok"))]
     if can_go_up:
         nav.insert(0, _button(_("上一级"), BcRegionCB(action="up")))
@@ -177,9 +194,15 @@ def when_keyboard(offer_tonight: bool) -> InlineKeyboardMarkup:
     rows = [
         [_button(_("立即发送"), BcWhenCB(when="now"))],
         times,
-        [_button(_("先发给我测试"), BcWhenCB(when="test"))],
+        [_button(_("先发给我测试"), BcWhenCB(when="test")), _button(_("发给测试账号"), BcWhenCB(when="named"))],
         [_button(_("重新选择对象"), BcStepCB(action="back")), *cancel_row()],
     ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def test_names_keyboard(remembered: bool) -> InlineKeyboardMarkup:
+    rows = [[_button(_("用上次的名单"), BcStepCB(action="last_test"))]] if remembered else []
+    rows.append([_button(_("返回"), BcStepCB(action="when")), *cancel_row()])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -255,8 +278,11 @@ def role_expected_text() -> str:
     return _("请点击按钮选择，或发送 /cancel 取消。")
 
 
-def region_text(path: str) -> str:
-    return _("发送范围：{region}\n可以选择下级地区，或点“就选这里”。").format(region=escape(display_path(path)))
+def region_text(path: str, page: int = 0, pages: int = 1) -> str:
+    text = _("发送范围：{region}\n可以选择下级地区，或点“就选这里”。").format(region=escape(display_path(path)))
+    if pages > 1:
+        text += "\n" + _("下级地区第 {page}/{pages} 页").format(page=page + 1, pages=pages)
+    return text
 
 
 def ask_filters_text() -> str:
@@ -288,6 +314,10 @@ def preview_text(audience: Audience, count: int, has_media: bool, languages: lis
         lines.append(_("附件：有"))
     lines.append(_("请选择发送时间，或直接输入时间，如 2026-12-01 09:00。"))
     return "\n".join(lines)
+
+
+def ask_when_text() -> str:
+    return _("请选择发送时间，或直接输入时间，如 2026-12-01 09:00。")
 
 
 def empty_audience_text() -> str:
@@ -324,6 +354,37 @@ def created_text(broadcast_id: int, count: int, when: str | None) -> str:
 
 def test_sent_text(broadcast_id: int) -> str:
     return _("测试广播 #{id} 只发给您本人，稍后就会收到。确认无误后请选择正式发送的时间。").format(id=broadcast_id)
+
+
+def names_text(names: list[str]) -> str:
+    return "、".join(escape(name) for name in names)
+
+
+def ask_test_names_text(max_names: int, remembered: list[str]) -> str:
+    text = _("请发送测试账号的 Telegram 用户 ID 或 @用户名，用空格或逗号分隔，最多 {max} 个。测试广播会发给这些账号和您本人。").format(
+        max=max_names
+    )
+    if remembered:
+        text += "\n" + _("上次的测试名单：{names}").format(names=names_text(remembered))
+    return text
+
+
+def test_names_expected_text(max_names: int) -> str:
+    return _("请发送 Telegram 用户 ID 或 @用户名（最多 {max} 个），或点“返回”。").format(max=max_names)
+
+
+def too_many_names_text(max_names: int) -> str:
+    return _("最多 {max} 个测试账号，请减少后重新发送。").format(max=max_names)
+
+
+def names_not_found_text(names: list[str]) -> str:
+    return _("以下账号在您的管辖范围内未找到：{names}").format(names=names_text(names))
+
+
+def named_test_sent_text(broadcast_id: int, names: list[str]) -> str:
+    return _("测试广播 #{id} 已发给您和 {names}，稍后就会收到。确认无误后请选择正式发送的时间。").format(
+        id=broadcast_id, names=names_text(names)
+    )
 
 
 def cancelled_text() -> str:

@@ -313,6 +313,7 @@ class Account(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str | None] = mapped_column(String(16))  # chosen with /language
     telegram_language: Mapped[str | None] = mapped_column(String(16))  # last language_code seen
+    username: Mapped[str | None] = mapped_column(String(32), index=True)  # last @username seen, lowercase
     role: Mapped[Role | None] = mapped_column(_enum(Role))
     household_id: Mapped[int | None] = mapped_column(
         ForeignKey("households.id", ondelete="SET NULL"), index=True
@@ -503,6 +504,7 @@ class Broadcast(Base):
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the audience filter, as chosen
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
     test_only: Mapped[bool] = mapped_column(Boolean, default=False)  # sent to a test audience
+    test_account_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))  # named test accounts (besides the admin)
     state: Mapped[BroadcastState] = mapped_column(_enum(BroadcastState), default=BroadcastState.SCHEDULED)
     send_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recipients: Mapped[int] = mapped_column(Integer, default=0)

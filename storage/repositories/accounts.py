@@ -20,14 +20,18 @@ class AccountRepository:
             select(Account).where(Account.telegram_user_id == telegram_user_id)
         )
 
-    async def touch(self, telegram_user_id: int, chat_id: int, language_code: str | None) -> Account:
-        """The account of this Telegram user, created on first contact; marks it active."""
+    async def touch(
+        self, telegram_user_id: int, chat_id: int, language_code: str | None, username: str | None = None
+    ) -> Account:
+        """The account of this Telegram user, created on first contact; marks it active and
+        keeps its current @username (lowercase; for named broadcast test accounts)."""
         account = await self.by_telegram_id(telegram_user_id)
         if account is None:
             account = Account(telegram_user_id=telegram_user_id, chat_id=chat_id)
             self.session.add(account)
         account.chat_id = chat_id
         account.telegram_language = language_code
+        account.username = username.lower() if username else None
         account.is_active = True
         account.last_seen_at = utcnow()
         await self.session.flush()

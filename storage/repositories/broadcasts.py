@@ -6,10 +6,16 @@ bound accounts; `count_audience` counts it in SQL (the preview's exact number) a
 `enqueue_recipients` inserts one outbox row per recipient with ONE
 `INSERT INTO outbox ... SELECT ... ON CONFLICT (key) DO NOTHING`, whatever the audience
 size. Region filters use `subtree_ids` (an indexed path prefix range on regions).
+
+Named test accounts (`named_accounts`) are looked up inside the same select of an `all`
+audience of the admin's scope, so an account outside the scope is never found, and a test
+broadcast's recipients (`test_select`) are the admin plus the accounts stored in
+`Broadcast.test_account_ids`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -129,9 +135,23 @@ def audience_select(audience: Audience) -> Select[tuple[int]]:
     return select(Account.id).where(Account.is_active.is_(True), or_(*conditions))
 
 
-def test_select(admin_account_id: int) -> Select[tuple[int]]:
-    """The test audience: the admin alone (when still active)."""
-    return select(Account.id).where(Account.id == admin_account_id, Account.is_active.is_(True))
+def test_select(admin_account_id: int | None, account_ids: Collection[int] = ()) -> Select[tuple[int]]:
+    """The test audience: the admin and the named test accounts (those still active)."""
+    ids = set(account_ids) | ({admin_account_id} if admin_account_id is not None else set())
+    return select(Account.id).where(Account.id.in_(sorted(ids)), Account.is_active.is_(True))
+
+
+@dataclass(frozen=True)
+class NamedAccount:
+    """An account found for a named test recipient (no personal data beyond its handles)."""
+
+    id: int
+    telegram_user_id: int
+    username: str | None  # lowercase, without '@'
+
+    @property
+    def label(self) -> str:
+        return f"@{self.username}" if self.username else str(self.telegram_user_id)
 
 
 def broadcast_key_expr(broadcast_id: int):
@@ -170,9 +190,62 @@ class BroadcastRepository:
     async def region_by_path(self, path: str) -> Region | None:
         return await self.session.scalar(select(Region).where(Region.path == path))
 
-    async def children(self, region_id: int, limit: int) -> list[Region]:
-        stmt = select(Region).where(Region.parent_id == region_id).order_by(Region.name).limit(limit)
+    async def children(self, region_id: int, limit: int, offset: int = 0) -> list[Region]:
+        stmt = (
+            select(Region)
+            .where(Region.parent_id == region_id)
+            .order_by(Region.name, Region.id)
+            .offset(offset)
+            .limit(limit)
+        )
         return list((await self.session.scalars(stmt)).all())
+
+    async def count_children(self, region_id: int) -> int:
+        stmt = select(func.count(Region.id)).where(Region.parent_id == region_id)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def named_accounts(
+        self,
+        scope_path: str,
+        *,
+        user_ids: Collection[int] = (),
+        usernames: Collection[str] = (),
+        account_ids: Collection[int] = (),
+    ) -> list[NamedAccount]:
+        """The active bound accounts within `scope_path` (households and cadres under it,
+        admins inside it) with one of these Telegram ids, lowercase usernames or account
+        ids; the most recently seen first (a username may still sit on an old account)."""
+        wanted = []
+        if user_ids:
+            wanted.append(Account.telegram_user_id.in_(sorted(set(user_ids))))
+        if usernames:
+            wanted.append(Account.username.in_(sorted(set(usernames))))
+        if account_ids:
+            wanted.append(Account.id.in_(sorted(set(account_ids))))
+        if not wanted:
+            return []
+        stmt = (
+            audience_select(Audience(role="all", region_path=scope_path))
+            .with_only_columns(Account.id, Account.telegram_user_id, Account.username, maintain_column_froms=True)
+            .where(or_(*wanted))
+            .order_by(Account.last_seen_at.desc(), Account.id.desc())
+        )
+        return [NamedAccount(*row) for row in (await self.session.execute(stmt)).all()]
+
+    async def last_test_account_ids(self, admin_account_id: int) -> list[int]:
+        """The named test accounts of the admin's latest test broadcast that had some."""
+        stmt = (
+            select(Broadcast.test_account_ids)
+            .where(
+                Broadcast.admin_account_id == admin_account_id,
+                Broadcast.test_only.is_(True),
+                Broadcast.test_account_ids.is_not(None),
+            )
+            .order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
+            .limit(1)
+        )
+        ids = await self.session.scalar(stmt)
+        return [int(i) for i in ids or [] if isinstance(i, int)]
 
     async def mark_sending(self, broadcast_id: int) -> bool:
         """scheduled → sending, atomically: only one caller (instance) wins."""

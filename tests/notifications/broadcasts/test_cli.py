@@ -1,5 +1,5 @@
 """`fupin-bot broadcast` through click's CliRunner on both databases: dry run, real run,
-scheduled run, and one-line errors with exit status 2."""
+scheduled run, `--test-to` named test accounts, and one-line errors with exit status 2."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.cli import main_group
 from notifications import broadcasts as bc
 from storage.db import create_engine, create_sessionmaker
 from storage.enums import BroadcastState
-from storage.models import Broadcast, OutboxMessage
-from tests.work.people import seed_work
+from storage.models import Account, Broadcast, OutboxMessage
+from tests.work.people import H1_USER, H2_USER, OTHER_ADMIN_USER, PUBLIC_USER, seed_work
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -110,4 +110,62 @@ def test_bad_input_is_one_line_exit_2(cli_env: str, args, message: str) -> None:
 def test_text_over_4096_is_refused(cli_env: str) -> None:
     result = invoke("--text", "长" * 4097)
     assert result.exit_code == 2 and "4097 characters; at most 4096" in result.stderr
+    assert _count(cli_env, Broadcast) == 0
+
+
+# ------------------------------------------------------------------ --test-to
+
+
+def _set_username(db_url: str, telegram_user_id: int, username: str) -> None:
+    async def run(session):
+        await session.execute(update(Account).where(Account.telegram_user_id == telegram_user_id)
+                              .values(username=username))
+        await session.commit()
+
+    asyncio.run(_with_session(db_url, run))
+
+
+def test_test_to_sends_only_the_test_copy(cli_env: str) -> None:
+    _set_username(cli_env, H2_USER, "soonja_h2")
+    dry = invoke("--text", "测试通知", "--test-to", f"@Soonja_H2,{OTHER_ADMIN_USER}", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout.splitlines() == ["recipients: 2"] and _count(cli_env, Broadcast) == 0
+    result = invoke("--text", "测试通知", "--audience", "role=household,region=示范市/示范县",
+                    "--test-to", f"@Soonja_H2, {OTHER_ADMIN_USER}，@soonja_h2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "recipients: 2" and lines[1].startswith("broadcast: ")
+    broadcast_id = int(lines[1].split(": ")[1])
+
+    async def check(session):
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast.test_only and broadcast.admin_account_id is None
+        assert broadcast.state is BroadcastState.SENDING and broadcast.recipients == 2
+        rows = (await session.scalars(select(OutboxMessage))).all()
+        accounts = {a.id: a.telegram_user_id for a in (await session.scalars(select(Account))).all()}
+        assert sorted(accounts[r.account_id] for r in rows) == sorted([H2_USER, OTHER_ADMIN_USER])
+        assert all(r.urgent and r.broadcast_id == broadcast_id for r in rows)
+
+    asyncio.run(_with_session(cli_env, check))
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (f"{H1_USER},@nobody_here", "--test-to: not found among active bound accounts: @nobody_here"),
+        (f"{PUBLIC_USER},{H1_USER},999", f"not found among active bound accounts: {PUBLIC_USER}, 999"),
+        (" , ", "--test-to: expected Telegram user ids or @usernames"),
+        (",".join(str(5000 + i) for i in range(21)), "--test-to: at most 20 accounts"),
+    ],
+)
+def test_test_to_unknown_names_exit_2(cli_env: str, names: str, message: str) -> None:
+    result = invoke("--text", "测试通知", "--test-to", names)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert _count(cli_env, Broadcast) == 0 and _count(cli_env, OutboxMessage) == 0
+
+
+def test_test_to_with_at_is_refused(cli_env: str) -> None:
+    result = invoke("--text", "测试通知", "--test-to", str(H1_USER), "--at", "2026-12-02T09:00")
+    assert result.exit_code == 2 and "cannot be used with --at" in result.stderr
     assert _count(cli_env, Broadcast) == 0
