@@ -1,0 +1,1 @@
+"""Admin reports (issue #6): figures per region, charts, spreadsheets, the audit trail."""
