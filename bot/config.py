@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     bot_username: str | None = Field(
         default=None, description="the bot's @username for invitation links when no token is set"
     )
+    chart_font: Path | None = Field(
+        default=None,
+        description="a font file with CJK and Hangul glyphs for report charts (.otf/.ttf/.ttc); "
+        "defaults to a system Noto Sans CJK, else the one in the mplfonts package",
+    )
 
     @field_validator("bot_token")
     @classmethod
