@@ -12,10 +12,13 @@ from bot.cli.common import main_group
 
 
 def _register() -> None:
-    from bot.cli import broadcast, db, demo, importing, invite, run, sandbox, scan, worker
+    from bot.cli import broadcast, db, demo, importing, invite, report, run, sandbox, scan, worker
 
-    for module in (run, sandbox, db, importing, invite, demo, worker, scan, broadcast):
+    for module in (run, sandbox, db, importing, invite, demo, worker, scan, broadcast, report):
         main_group.add_command(module.command)
+    from bot.cli import audit  # issue #6: the audit trail as CSV
+
+    main_group.add_command(audit.command)
 
 
 _register()

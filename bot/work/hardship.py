@@ -38,7 +38,7 @@ from bot.work import hardship_render as render
 from bot.work.rules import HardshipRules
 from bot.work.workdays import add_working_days
 from storage.enums import HardshipCategory, HardshipState, Role
-from storage.models import Account, HardshipRequest
+from storage.models import Account, HardshipRequest, Household
 from storage.repositories.accounts import AccountRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.hardship import HardshipRepository
@@ -100,10 +100,23 @@ async def file_request(
         outcome_due_at=add_working_days(now, rules.acknowledge_working_days + rules.outcome_working_days, tz),
     )
     await AuditRepository(session).record(
-        actor, "hardship.file", object_type="hardship_request", object_id=row.id,
+        actor, "hardship.file", region_id=await _village_of(session, household_id),
+        object_type="hardship_request", object_id=row.id,
         details={"category": row.category.value, "household_id": household_id},
     )
     return row
+
+
+async def _village_of(session: AsyncSession, household_id: int) -> int | None:
+    """The household's village: the region the audit entry is filed under (so that the
+    county's admins see it in /audit)."""
+    household = await session.get(Household, household_id)
+    return household.village_id if household is not None else None
+
+
+def _household_of(checked: ActionResult) -> int:
+    assert checked.request is not None  # check_action returns DONE only with the request
+    return checked.request.household_id
 
 
 async def may_handle(session: AsyncSession, request: HardshipRequest, cadre_id: int | None) -> bool:
@@ -164,7 +177,8 @@ async def acknowledge_request(
     if not await repo.acknowledge(request_id, now, add_working_days(now, rules.outcome_working_days, tz)):
         return ActionResult(ActionStatus.ALREADY_ACKNOWLEDGED, checked.request)
     await AuditRepository(session).record(
-        actor, "hardship.acknowledge", object_type="hardship_request", object_id=request_id
+        actor, "hardship.acknowledge", region_id=await _village_of(session, _household_of(checked)),
+        object_type="hardship_request", object_id=request_id,
     )
     return ActionResult(ActionStatus.DONE, await repo.get(request_id))
 
@@ -181,7 +195,8 @@ async def resolve_request(
     if not await repo.resolve(request_id, now, outcome):
         return ActionResult(ActionStatus.ALREADY_RESOLVED, checked.request)
     await AuditRepository(session).record(
-        actor, "hardship.resolve", object_type="hardship_request", object_id=request_id
+        actor, "hardship.resolve", region_id=await _village_of(session, _household_of(checked)),
+        object_type="hardship_request", object_id=request_id,
     )
     return ActionResult(ActionStatus.DONE, await repo.get(request_id))
 
