@@ -49,6 +49,9 @@ ROLE_COMMANDS: dict[Role, list[tuple[str, LazyProxy]]] = {
         ("reload_policy", __("重新加载政策库")),
         ("broadcast", __("发布广播通知")),
         ("broadcasts", __("查看广播及发送进度")),
+        ("audit", __("查看辖区内的操作记录")),
+        ("report", __("辖区工作进度图表")),
+        ("export", __("导出报表（Excel 或 CSV）")),
     ],
 }
 

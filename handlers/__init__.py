@@ -23,6 +23,8 @@ def setup_routers() -> Router:
         households,
         milestones,
         policy,
+        reports,
+        reports_audit,
         topics,
         visits,
     )
@@ -41,6 +43,8 @@ def setup_routers() -> Router:
         milestones.router,
         hardship.router,
         broadcasts.router,
+        reports.router,
+        reports_audit.router,
         policy.router,  # free text = a policy question (no dialog state set): keep it last but one
         fallback.router,
     )

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from bot.cli import main_group
 from tests.conftest import TEST_TOKEN
 
-SUBCOMMANDS = ["run", "sandbox", "db", "db upgrade", "import", "invite", "demo-data", "worker", "scan", "broadcast"]
+SUBCOMMANDS = ["run", "sandbox", "db", "db upgrade", "import", "invite", "demo-data", "worker", "scan", "broadcast", "report", "audit"]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)

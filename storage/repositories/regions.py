@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.enums import LEVELS_BY_DEPTH, RegionLevel
@@ -24,6 +24,11 @@ def display_path(path: str) -> str:
     """The path without the province, as operators type it."""
     parts = path.split(SEPARATOR)
     return SEPARATOR.join(parts[1:]) if len(parts) > 1 else path
+
+
+def within(path: str, scope: str) -> bool:
+    """`path` is the region `scope` or lies under it (the Python twin of subtree_clause)."""
+    return path == scope or path.startswith(scope + SEPARATOR)
 
 
 def subtree_clause(column: ColumnElement[str], path: str) -> ColumnElement[bool]:
@@ -85,3 +90,20 @@ class RegionRepository:
     async def children(self, region_id: int | None) -> list[Region]:
         stmt = select(Region).where(Region.parent_id == region_id).order_by(Region.name)
         return list((await self.session.scalars(stmt)).all())
+
+    async def named_in_scope(self, name: str, scope: str, limit: int = 5) -> list[Region]:
+        """Regions of the subtree of `scope` whose name is `name` (or whose path ends with
+        `name` when it holds a '/', such as 白山市/长白朝鲜族自治县), shallowest first."""
+        name = name.strip().strip(SEPARATOR)
+        if SEPARATOR in name:
+            condition = Region.path.endswith(SEPARATOR + name) | (Region.path == name)
+        else:
+            condition = Region.name == name
+        stmt = (
+            select(Region)
+            .where(condition, subtree_clause(Region.path, scope))
+            .order_by(func.length(Region.path), Region.path)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
