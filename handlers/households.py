@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import date
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +23,7 @@ from bot.work import households as service
 from bot.work import households_render as render
 from bot.work.households_render import HouseholdCardCB, HouseholdsPageCB
 from bot.work.rules import local_today
+from handlers.replies import show_in_place
 from storage.enums import Role
 from storage.models import Account
 
@@ -62,7 +62,7 @@ async def on_page(
         return
     page = await service.list_page(session, scope, callback_data.page, _today(settings))
     await query.answer()
-    await _show(query, bot, account, render.list_text(page, i18n.current_locale), render.list_keyboard(page))
+    await show_in_place(query, bot, account, render.list_text(page, i18n.current_locale), render.list_keyboard(page))
 
 
 @router.callback_query(HouseholdCardCB.filter())
@@ -85,7 +85,7 @@ async def on_card(
         return
     await query.answer()
     text = render.card_text(card, i18n.current_locale)
-    await _show(query, bot, account, text, render.card_keyboard(callback_data.page))
+    await show_in_place(query, bot, account, text, render.card_keyboard(callback_data.page))
 
 
 @router.message(Command("today"), RoleFilter(Role.CADRE))
@@ -112,19 +112,3 @@ async def _checked_scope(
         await query.answer(render.stale_text(), show_alert=True)
         return None
     return scope
-
-
-async def _show(
-    query: CallbackQuery, bot: Bot, account: Account, text: str, markup: InlineKeyboardMarkup | None
-) -> None:
-    """Replace the pressed message's text and buttons (a new message if it is gone)."""
-    if query.message is None:
-        await bot.send_message(account.chat_id, text, reply_markup=markup)
-        return
-    try:
-        await bot.edit_message_text(
-            text=text, chat_id=account.chat_id, message_id=query.message.message_id, reply_markup=markup
-        )
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):  # e.g. too old to edit: send it anew
-            await bot.send_message(account.chat_id, text, reply_markup=markup)

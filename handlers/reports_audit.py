@@ -9,9 +9,8 @@ binding); a forged cursor restarts at the newest page and never leaves the scope
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +18,7 @@ from bot.access import Access, RoleFilter
 from bot.config import Settings
 from bot.reports import audit as service
 from bot.reports.audit import AuditPageCB
+from handlers.replies import show_in_place
 from storage.enums import Role
 from storage.models import Account
 
@@ -50,21 +50,5 @@ async def on_page(
         session, access.region_path, locale=i18n.current_locale, tz=settings.tz,
         direction=callback_data.dir, cursor=cursor,
     )
-    await _show(query, bot, account, service.page_text(page), service.page_keyboard(page))
+    await show_in_place(query, bot, account, service.page_text(page), service.page_keyboard(page))
     await query.answer()  # after the edit: whoever waits for the answer sees the new page
-
-
-async def _show(
-    query: CallbackQuery, bot: Bot, account: Account, text: str, markup: InlineKeyboardMarkup | None
-) -> None:
-    """Replace the pressed message's text and buttons (a new message if it is gone)."""
-    if query.message is None:
-        await bot.send_message(account.chat_id, text, reply_markup=markup)
-        return
-    try:
-        await bot.edit_message_text(
-            text=text, chat_id=account.chat_id, message_id=query.message.message_id, reply_markup=markup
-        )
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):  # e.g. too old to edit: send it anew
-            await bot.send_message(account.chat_id, text, reply_markup=markup)
