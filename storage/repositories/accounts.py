@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.enums import Role
 from storage.models import Account, utcnow
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class AccountRepository:
@@ -33,7 +36,11 @@ class AccountRepository:
         account.telegram_language = language_code
         account.username = username.lower() if username else None
         account.is_active = True
-        account.last_seen_at = utcnow()
+        now = utcnow()
+        # every update of a dialog would otherwise write the row; to the minute is enough
+        # (it orders accounts that share a @username, newest first)
+        if account.last_seen_at is None or now - account.last_seen_at >= LAST_SEEN_RESOLUTION:
+            account.last_seen_at = now
         await self.session.flush()
         return account
 
