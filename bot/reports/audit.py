@@ -4,7 +4,9 @@ Entries come from storage/repositories/audit.py, scoped to the admin's region su
 (entries without a region only for province-wide admins). A row shows the local time
 (settings.tz, Babel per locale), who acted (命令行 for the CLI, or the account's role with
 a cadre's name, a household's reg_no or an admin's region and @username: never phones or
-ID numbers), the action as a translated label (unknown actions raw), the region path and a
+ID numbers; these describe the account's current binding, so they are shown only when the
+cadre's region, the household's village or the admin's region lies in the viewer's scope,
+else just 账户 #id), the action as a translated label (unknown actions raw), the region path and a
 short summary of the details (counts, dates, categories: nothing personal).
 
 Paging is keyset: the ▶ button carries the (at, id) of the page's last entry ("older than
@@ -49,6 +51,7 @@ NAME_LIMIT = 32
 CSV_HEADER = ("at", "actor", "action", "region", "object_type", "object_id", "details")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
 
 ACTION_LABELS = {
     "import.households": __("导入贫困户名册"),
@@ -98,8 +101,10 @@ def encode_cursor(cursor: Cursor) -> tuple[int, int]:
 
 
 def decode_cursor(at_us: int, entry_id: int) -> Cursor | None:
-    """The cursor a button carries, or None when it cannot be one (forged)."""
-    if entry_id < 0:
+    """The cursor a button carries, or None when it cannot be one (forged): an id outside
+    1..MAX_ID (the database's integer; PostgreSQL refuses larger ones) or a time Python
+    cannot represent."""
+    if not 1 <= entry_id <= MAX_ID:
         return None
     try:
         return (EPOCH + timedelta(microseconds=at_us), entry_id)
@@ -158,6 +163,8 @@ def account_id_of(actor: str) -> int | None:
 
 
 def actor_label(actor: str, infos: dict[int, ActorInfo]) -> str:
+    """Who acted, from `infos` (AuditRepository.actors, already limited to the viewer's
+    scope): an account whose binding may not be shown is a bare 账户 #id."""
     if actor == "cli":
         return _("命令行")
     if actor == "system":
@@ -166,14 +173,19 @@ def actor_label(actor: str, infos: dict[int, ActorInfo]) -> str:
     if account_id is None:
         return actor
     info = infos.get(account_id)
+    neutral = _("账户 #{id}").format(id=account_id)
     if info is None or info.role is None:
-        return _("账户 #{id}").format(id=account_id)
+        return neutral
     if info.role is Role.ADMIN:
         text = _("管理员（{scope}）").format(scope=_clip(scope_label(info.admin_region_path), REGION_LIMIT))
         return f"{text} @{info.username}" if info.username else text
     if info.role is Role.CADRE:
-        return _("帮扶干部 {name}").format(name=_clip(info.cadre_name or "", NAME_LIMIT))
-    return _("贫困户 {reg_no}").format(reg_no=_clip(info.household_reg_no or "", NAME_LIMIT))
+        if not info.cadre_name:
+            return neutral
+        return _("帮扶干部 {name}").format(name=_clip(info.cadre_name, NAME_LIMIT))
+    if not info.household_reg_no:
+        return neutral
+    return _("贫困户 {reg_no}").format(reg_no=_clip(info.household_reg_no, NAME_LIMIT))
 
 
 def _int(details: dict[str, Any], key: str) -> int:
@@ -292,10 +304,12 @@ def display_row(entry: AuditEntry, infos: dict[int, ActorInfo], locale: str, tz:
 
 
 async def display_rows(
-    session: AsyncSession, entries: list[AuditEntry], locale: str, tz: ZoneInfo
+    session: AsyncSession, entries: list[AuditEntry], locale: str, tz: ZoneInfo, *, scope_path: str | None
 ) -> list[AuditRow]:
+    """The display rows of `entries` for an admin of `scope_path` (who acted is described
+    only as far as that scope allows)."""
     ids = {account_id for e in entries if (account_id := account_id_of(e.actor)) is not None}
-    infos = await AuditRepository(session).actors(ids)
+    infos = await AuditRepository(session).actors(ids, scope_path=scope_path)
     return [display_row(entry, infos, locale, tz) for entry in entries]
 
 
@@ -324,7 +338,7 @@ async def load_page(
     newer = await repo.count(scope_path, newer_than=entries[0].cursor) if entries else 0
     pages = max(1, -(-total // PAGE_SIZE))
     return AuditPage(
-        rows=await display_rows(session, entries, locale, tz),
+        rows=await display_rows(session, entries, locale, tz, scope_path=scope_path),
         total=total,
         page=min(newer // PAGE_SIZE + 1, pages),
         pages=pages,

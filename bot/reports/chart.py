@@ -193,6 +193,7 @@ def build_figure(report: Report, locale: str, family: str) -> Figure:
         ax.tick_params(labelfontfamily=family)  # ticks made at draw time too
     for text in fig.findobj(Text):
         text.set_fontfamily(family)
+        text.set_parse_math(False)  # region names are plain text: a "$" is no mathtext
     return fig
 
 

@@ -24,6 +24,7 @@ from storage.models import Region
 
 CAPTION_LIMIT = 1000  # Telegram allows 1024 characters of caption; keep a margin for "…"
 BUTTON_LABEL_LIMIT = 24
+TYPED_NAME_LIMIT = 64  # characters of a typed region name echoed in a reply
 # Levels a report can be opened at by button; a township's rows are villages, the end.
 DRILLABLE = frozenset({RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.COUNTY, RegionLevel.TOWNSHIP})
 
@@ -107,14 +108,24 @@ def not_admin_text() -> str:
     return _("只有管理员可以查看报表。")
 
 
+def typed_name(name: str) -> str:
+    """A region name as the admin typed it, for echoing: whitespace collapsed, at most
+    TYPED_NAME_LIMIT characters (a long argument must not push the reply past Telegram's
+    4,096), HTML-escaped."""
+    name = " ".join(name.split())
+    if len(name) > TYPED_NAME_LIMIT:
+        name = name[: TYPED_NAME_LIMIT - 1] + "…"
+    return escape(name)
+
+
 def region_not_found_text(name: str) -> str:
     return _("在您的管辖范围内没有找到地区「{name}」。请输入地区名称，例如 /report 白山市，或者只发送 /report。").format(
-        name=escape(name))
+        name=typed_name(name))
 
 
 def ambiguous_region_text(name: str, count: int) -> str:
     return _("有 {count} 个地区叫「{name}」，请写出上级地区，例如 /report 白山市/长白朝鲜族自治县。").format(
-        count=count, name=escape(name))
+        count=count, name=typed_name(name))
 
 
 def export_caption_for(region: Region, day: date, locale: str) -> str:

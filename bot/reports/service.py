@@ -12,6 +12,8 @@ from bot.reports.figures import Report, build_report
 from storage.models import Region
 from storage.repositories.regions import RegionRepository, within
 
+MAX_REGION_ID = 2**31 - 1  # regions.id is a 32-bit integer column
+
 
 @dataclass(frozen=True)
 class RegionChoice:
@@ -39,7 +41,10 @@ async def choose_region(session: AsyncSession, scope: str, name: str | None) -> 
 
 
 async def region_in_scope(session: AsyncSession, scope: str, region_id: int) -> Region | None:
-    """The region of a (possibly forged) id when it lies in the admin's scope, else None."""
+    """The region of a (possibly forged) id when it lies in the admin's scope, else None
+    (also for an id no integer column can hold: PostgreSQL would refuse it)."""
+    if not 1 <= region_id <= MAX_REGION_ID:
+        return None
     region = await RegionRepository(session).get(region_id)
     if region is None or not within(region.path, scope):
         return None

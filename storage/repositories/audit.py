@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.enums import Role
 from storage.models import Account, AuditLog, Cadre, Household, Region
-from storage.repositories.regions import PROVINCE_NAME, subtree_ids
+from storage.repositories.regions import PROVINCE_NAME, subtree_ids, within
 
 Cursor = tuple[datetime, int]  # (at, id) of an entry
 
@@ -43,7 +44,8 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class ActorInfo:
-    """What the audit trail may show about an account (no phone, no ID numbers)."""
+    """What the audit trail may show about an account (no phone, no ID numbers). `role` is
+    None when nothing may be shown (no role, or bound outside the viewer's scope)."""
 
     account_id: int
     role: Role | None
@@ -195,27 +197,50 @@ class AuditRepository:
                 return
             after = batch[-1].cursor
 
-    async def actors(self, account_ids: Iterable[int]) -> dict[int, ActorInfo]:
-        """What may be shown of these accounts: role, a cadre's name, a household's reg_no,
-        an admin's region and Telegram @username. Unknown ids are left out."""
+    async def actors(self, account_ids: Iterable[int], *, scope_path: str | None) -> dict[int, ActorInfo]:
+        """What an admin of `scope_path` may be shown of these accounts: role, a cadre's name,
+        a household's reg_no, an admin's region and Telegram @username. Unknown ids are left
+        out.
+
+        An account is described by its current binding, which may lie elsewhere than where it
+        acted: the details are given only when the household's village, the cadre's region or
+        the admin's region lies in the viewer's scope (a province-wide admin only to a
+        province-wide viewer); otherwise the account comes back with `role=None` (shown as a
+        bare account number)."""
         ids = sorted(set(account_ids))
         if not ids:
             return {}
+        village = aliased(Region)
+        cadre_region = aliased(Region)
+        admin_region = aliased(Region)
         stmt = (
-            select(Account.id, Account.role, Account.username, Cadre.name, Household.reg_no, Region.path)
+            select(
+                Account.id, Account.role, Account.username, Account.admin_region_id,
+                Cadre.name, cadre_region.path, Household.reg_no, village.path, admin_region.path,
+            )
             .outerjoin(Cadre, Cadre.id == Account.cadre_id)
+            .outerjoin(cadre_region, cadre_region.id == Cadre.region_id)
             .outerjoin(Household, Household.id == Account.household_id)
-            .outerjoin(Region, Region.id == Account.admin_region_id)
+            .outerjoin(village, village.id == Household.village_id)
+            .outerjoin(admin_region, admin_region.id == Account.admin_region_id)
             .where(Account.id.in_(ids))
         )
+        province = is_province(scope_path)
+
+        def visible(path: str | None) -> bool:
+            return path is not None and (province or within(path, scope_path or ""))
+
         result: dict[int, ActorInfo] = {}
-        for account_id, role, username, cadre_name, reg_no, path in (await self.session.execute(stmt)).all():
-            result[account_id] = ActorInfo(
-                account_id=account_id,
-                role=role,
-                cadre_name=cadre_name if role is Role.CADRE else None,
-                household_reg_no=reg_no if role is Role.HOUSEHOLD else None,
-                admin_region_path=path if role is Role.ADMIN else None,
-                username=username if role is Role.ADMIN else None,
-            )
+        rows = (await self.session.execute(stmt)).all()
+        for account_id, role, username, admin_region_id, cadre_name, cadre_path, reg_no, village_path, admin_path in rows:
+            info = ActorInfo(account_id=account_id, role=None)
+            if role is Role.CADRE and visible(cadre_path):
+                info = ActorInfo(account_id=account_id, role=role, cadre_name=cadre_name)
+            elif role is Role.HOUSEHOLD and visible(village_path):
+                info = ActorInfo(account_id=account_id, role=role, household_reg_no=reg_no)
+            elif role is Role.ADMIN and (
+                province if admin_region_id is None else visible(admin_path)
+            ):
+                info = ActorInfo(account_id=account_id, role=role, admin_region_path=admin_path, username=username)
+            result[account_id] = info
         return result

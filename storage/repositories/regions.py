@@ -95,8 +95,8 @@ class RegionRepository:
         """Regions of the subtree of `scope` whose name is `name` (or whose path ends with
         `name` when it holds a '/', such as 白山市/长白朝鲜族自治县), shallowest first."""
         name = name.strip().strip(SEPARATOR)
-        if SEPARATOR in name:
-            condition = Region.path.endswith(SEPARATOR + name) | (Region.path == name)
+        if SEPARATOR in name:  # the name is literal text: % and _ are no wildcards
+            condition = Region.path.endswith(SEPARATOR + name, autoescape=True) | (Region.path == name)
         else:
             condition = Region.name == name
         stmt = (

@@ -29,9 +29,9 @@ from bot.invitations import cadre_target, create_invitation
 from bot.reports import audit as service
 from bot.reports.audit import AuditPageCB
 from storage.db import create_engine, create_sessionmaker
-from storage.enums import Role
-from storage.models import Account, AuditLog
-from storage.repositories.audit import AuditRepository
+from storage.enums import CadreLevel, Role
+from storage.models import Account, AuditLog, Cadre, Household
+from storage.repositories.audit import ActorInfo, AuditRepository
 from storage.repositories.regions import PROVINCE_NAME, RegionRepository
 from tests.e2e.conftest import app, emulator, policy, shipped_policy, tg  # noqa: F401
 from tests.work.conftest import chat_people, people  # noqa: F401
@@ -197,7 +197,8 @@ async def test_display_rows_show_roles_not_personal_data(audit: Seeded, session)
     entries = await AuditRepository(session).entries(PROVINCE_NAME, limit=100)
     with i18n.context(), i18n.use_locale("zh_Hans"):
         rows = {e.action + str(e.id): row for e, row in zip(
-            entries, await service.display_rows(session, entries, "zh_Hans", TZ), strict=True)}
+            entries, await service.display_rows(session, entries, "zh_Hans", TZ, scope_path=PROVINCE_NAME),
+            strict=True)}
         by_action = {key.rstrip("0123456789"): row for key, row in rows.items()}
     assert by_action["import.households"].actor == "命令行"
     assert by_action["import.households"].region == "全省"
@@ -223,9 +224,98 @@ async def test_display_rows_in_english_and_korean(audit: Seeded, session) -> Non
     [entry] = await AuditRepository(session).entries(OTHER_PATH, limit=1)
     for locale in ("en", "ko"):
         with i18n.context(), i18n.use_locale(locale):
-            [row] = await service.display_rows(session, [entry], locale, TZ)
+            [row] = await service.display_rows(session, [entry], locale, TZ, scope_path=OTHER_PATH)
             assert row.at != "2026/11/1 10:50" and "10:50" in row.at
             assert "，" not in row.summary
+
+
+NEIGHBOUR_VILLAGE = [*OTHER_COUNTY, "邻镇", "邻村"]
+CITY_PATH = "/".join(COUNTY[:2])  # 示范市, above both counties
+
+
+async def seed_rebound(sessionmaker) -> dict[str, int]:
+    """Accounts that acted in 示范县 (one entry each in 一村, after the others) but whose
+    current binding lies elsewhere: a household and a cadre of 邻县, an admin of 邻县, an
+    admin of 示范市 (above the county) and a province-wide admin. Returns account ids by kind."""
+    async with sessionmaker() as s:
+        regions = RegionRepository(s)
+        neighbour = await regions.ensure_chain(NEIGHBOUR_VILLAGE)
+        other = await regions.by_path(OTHER_PATH)
+        city = await regions.by_path(CITY_PATH)
+        village_1 = await regions.by_path(VILLAGE_1_PATH)
+        household = Household(reg_no="N0001", head_name="外县户", village_id=neighbour.id)
+        cadre = Cadre(code="NC01", name="邻县干部", level=CadreLevel.TOWNSHIP, region_id=neighbour.id)
+        s.add_all([household, cadre])
+        await s.flush()
+        accounts = {
+            "household": Account(telegram_user_id=4401, chat_id=4401, role=Role.HOUSEHOLD, household_id=household.id),
+            "cadre": Account(telegram_user_id=4402, chat_id=4402, role=Role.CADRE, cadre_id=cadre.id),
+            "admin": Account(telegram_user_id=4403, chat_id=4403, role=Role.ADMIN, admin_region_id=other.id,
+                             username="neighbour_admin"),
+            "city_admin": Account(telegram_user_id=4404, chat_id=4404, role=Role.ADMIN, admin_region_id=city.id,
+                                  username="city_admin"),
+            "province_admin": Account(telegram_user_id=4405, chat_id=4405, role=Role.ADMIN,
+                                      username="whole_province"),
+        }
+        s.add_all(accounts.values())
+        await s.flush()
+        for minutes, account in enumerate(accounts.values(), start=80):
+            s.add(AuditLog(at=T0 + timedelta(minutes=minutes), actor=f"account:{account.id}",
+                           action="milestone.done", region_id=village_1.id, details={"has_text": True}))
+        ids = {kind: account.id for kind, account in accounts.items()}
+        await s.commit()
+        return ids
+
+
+async def test_actors_are_described_only_within_the_viewers_scope(audit: Seeded, sessionmaker, session) -> None:
+    rebound = await seed_rebound(sessionmaker)
+    repo = AuditRepository(session)
+    ids = [*rebound.values(), audit.accounts[CADRE_USER], audit.accounts[H1_USER], audit.accounts[ADMIN_USER]]
+    county = await repo.actors(ids, scope_path=COUNTY_PATH)
+    assert all(county[rebound[kind]].role is None for kind in rebound)  # bound outside 示范县
+    assert all(county[i].cadre_name is None and county[i].household_reg_no is None
+               and county[i].admin_region_path is None and county[i].username is None
+               for i in rebound.values())
+    assert county[audit.accounts[CADRE_USER]].cadre_name == "刘干部"
+    assert county[audit.accounts[H1_USER]].household_reg_no == "W0001"
+    assert county[audit.accounts[ADMIN_USER]].admin_region_path == COUNTY_PATH
+    city = await repo.actors(ids, scope_path=CITY_PATH)
+    assert city[rebound["household"]].household_reg_no == "N0001"
+    assert city[rebound["cadre"]].cadre_name == "邻县干部"
+    assert city[rebound["admin"]].username == "neighbour_admin"
+    assert city[rebound["city_admin"]].admin_region_path == CITY_PATH
+    assert city[rebound["province_admin"]].role is None  # a province-wide admin: only for the province
+    for scope in (PROVINCE_NAME, None):
+        province = await repo.actors(ids, scope_path=scope)
+        assert all(info.role is not None for info in province.values())
+        assert province[rebound["province_admin"]].username == "whole_province"
+
+    i18n = create_i18n()
+    with i18n.context(), i18n.use_locale("zh_Hans"):
+        page = await service.load_page(session, COUNTY_PATH, locale="zh_Hans", tz=TZ)
+        actors = [row.actor for row in page.rows]
+        assert actors[:5] == [f"账户 #{rebound[kind]}" for kind in reversed(list(rebound))]  # newest first
+        shown = " ".join(f"{row.actor} {row.summary}" for row in page.rows)
+        for secret in ("N0001", "邻县", "neighbour_admin", "city_admin", "whole_province", "示范市）", "全省"):
+            assert secret not in shown, secret
+        entries = await AuditRepository(session).entries(CITY_PATH, limit=5)
+        city_rows = await service.display_rows(session, entries, "zh_Hans", TZ, scope_path=CITY_PATH)
+        assert [row.actor for row in city_rows] == [
+            f"账户 #{rebound['province_admin']}", "管理员（示范市） @city_admin",
+            "管理员（示范市/邻县） @neighbour_admin", "帮扶干部 邻县干部", "贫困户 N0001",
+        ]
+
+
+def test_actor_label_without_a_name_is_the_bare_account() -> None:
+    i18n = create_i18n()
+    infos = {
+        1: ActorInfo(account_id=1, role=Role.CADRE),
+        2: ActorInfo(account_id=2, role=Role.HOUSEHOLD),
+        3: ActorInfo(account_id=3, role=None),
+    }
+    with i18n.context(), i18n.use_locale("zh_Hans"):
+        assert [service.actor_label(f"account:{i}", infos) for i in (1, 2, 3, 4)] == [
+            "账户 #1", "账户 #2", "账户 #3", "账户 #4"]
 
 
 @pytest.mark.parametrize(
@@ -310,6 +400,9 @@ async def test_forged_cursors_restart_at_the_newest_page(tg, chat_people, sessio
         AuditPageCB(dir="n", at=-(10**18), id=-5).pack(),  # negative id: restart
         AuditPageCB(dir="x", at=5, id=5).pack(),  # unknown direction: restart
         AuditPageCB(dir="n", at=10**17, id=10**9).pack(),  # newer than everything: restart
+        # ids beyond a 32-bit integer (PostgreSQL would refuse them): restart
+        AuditPageCB(dir="o", at=service.encode_cursor((T0 + timedelta(minutes=5), 1))[0], id=2**31).pack(),
+        AuditPageCB(dir="n", at=0, id=10**10).pack(),
     ]
     for data in forged:
         pressed = await tg.press_button(ADMIN_USER, "▶")  # to page 2, so a restart shows
@@ -356,6 +449,18 @@ async def test_load_page_never_leaves_the_scope(audit: Seeded, session) -> None:
     assert middle.page == 1 and middle.has_newer and middle.has_older and len(middle.rows) == 10
     assert service.decode_cursor(*service.encode_cursor(county[2].cursor)) == county[2].cursor
     assert service.decode_cursor(10**20, 1) is None and service.decode_cursor(0, -1) is None
+    # ids a 32-bit integer column cannot hold (PostgreSQL would raise) are forged, as is 0
+    assert service.decode_cursor(0, 2**31) is None and service.decode_cursor(0, 10**10) is None
+    assert service.decode_cursor(0, 0) is None and service.decode_cursor(0, 2**31 - 1) is not None
+
+
+async def test_audit_chat_hides_bindings_outside_the_scope(tg, chat_people, sessionmaker) -> None:  # noqa: F811
+    await seed_audit(sessionmaker)
+    rebound = await seed_rebound(sessionmaker)
+    [page] = await tg.ask(ADMIN_USER, "/audit")
+    assert f"账户 #{rebound['household']} · 示范市/示范县/示范镇/一村" in page["text"]
+    for secret in ("N0001", "邻县干部", "neighbour_admin", "city_admin", "whole_province"):
+        assert secret not in page["text"], secret
 
 
 async def test_province_admin_sees_province_wide_entries(tg, chat_people, sessionmaker) -> None:  # noqa: F811

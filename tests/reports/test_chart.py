@@ -285,3 +285,30 @@ def test_glyph_check_catches_render_chart_with_a_latin_only_font(i18n: I18n, cap
     monkeypatch.setattr(chart.ChartFont, "missing", lambda self, texts: [])
     with pytest.raises(UserWarning, match="missing from font"):
         render(i18n, JILIN, "zh_Hans", caplog, font=DEJAVU)
+
+
+DOLLARS = report(
+    [("$x$镇", figures(3, 5, 1, 6, 4, 1)), (r"$\frac{a$村", figures(1, 2, 0, 2, 1, 0))],
+    name=r"美元$县$\frac{a$",
+)
+
+
+@pytest.mark.parametrize("value", [DOLLARS, report([("$x$镇", Figures())], name="$x$")], ids=["rows", "empty"])
+def test_dollars_in_names_are_plain_text(i18n: I18n, caplog, value: Report) -> None:
+    """A "$" in a region name is no mathtext: no ValueError for an unbalanced formula, no
+    italic x for "$x$": every text, also those made at draw time, is drawn as it is written."""
+    image = decode(render(i18n, value, "zh_Hans", caplog))
+    if value.total.households:
+        assert_not_blank(image)
+    font = chart.load_font()
+    with i18n.context(), i18n.use_locale("zh_Hans"):
+        fig = chart.build_figure(value, "zh_Hans", font.family)
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(Text) if "$" in t.get_text()]
+    shown = {t.get_text() for t in texts}
+    assert any(s.startswith(f"{value.name} 扶贫工作报表") for s in shown)  # the title
+    if value.total.households:
+        assert {r.name for r in value.rows} <= shown  # the tick labels
+    assert all(not t.get_parse_math() for t in fig.findobj(Text))
+    for t in texts:  # what the renderer gets: the literal string, not a math expression
+        assert t._preprocess_math(t.get_text()) == (t.get_text(), False)
