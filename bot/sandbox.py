@@ -98,6 +98,17 @@ def sqlite_file(database_url: str) -> Path | None:
     return None if raw in ("", ":memory:") else Path(raw)
 
 
+def is_own_database(database_url: str | None, bindings: PersonaBindings) -> bool:
+    """Whether the sandbox runs on a database of its own: the default sandbox file, or one
+    it just filled with the demo county (empty before, or --fresh). Only then does it start
+    the notification engine: on a copy of a real registry the engine would deliver that
+    database's outbox and scans to the emulator, failing rows and deactivating accounts."""
+    if database_url is None or bindings.demo_loaded:
+        return True
+    path = sqlite_file(database_url)
+    return path is not None and path.resolve() == Path(DEFAULT_DATABASE_FILE).resolve()
+
+
 def remove_sqlite_file(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         candidate = path.with_name(path.name + suffix)
@@ -239,6 +250,7 @@ class Sandbox:
         self.client: Any = None
         self._polling: asyncio.Task[None] | None = None
         self.background: Any = None
+        self.notifications = False  # the notification engine runs (own database only)
 
     @classmethod
     async def start(
@@ -248,6 +260,7 @@ class Sandbox:
         today = datetime.now(settings.tz).date()
         bindings = await prepare_database(url, today, fresh=fresh)
         sandbox = cls(settings, bindings)
+        sandbox.notifications = is_own_database(url if database_url else None, bindings)
         try:
             await sandbox._start(url)
         except BaseException:
@@ -283,7 +296,10 @@ class Sandbox:
             ),
             name="sandbox-polling",
         )
-        # the notification engine too: reminders, digests and broadcasts reach the personas
+        # the notification engine too: reminders, digests and broadcasts reach the personas,
+        # but only on the sandbox's own database (`is_own_database`)
+        if not self.notifications:
+            return
         from bot.background import Background
 
         self.background = Background(self.app)
@@ -329,6 +345,10 @@ class Sandbox:
             f"personas: household = {b.household_label}; cadre = {b.cadre_label}; "
             f"admin = {b.admin_label}; guest = not bound",
             *[f"note: {note}" for note in b.notes],
+            *([] if self.notifications else [
+                "note: notifications are off (not the sandbox's own database): no reminders, "
+                "digests or broadcasts are sent"
+            ]),
             *HELP_LINES,
         ]
         return lines

@@ -17,8 +17,9 @@ checked on the visible text: 4096 characters, 1024 with a photo or document.
 Quiet hours: broadcasts are not urgent and are held. The send time is moved out of quiet
 hours when the broadcast is created (`release_time`, a tiny local helper over
 Settings.quiet_hours), so "send now" at 22:00 is scheduled for 08:00 and the admin is told.
-A test broadcast (to the admin alone, or to the admin and named test accounts) is urgent
-and goes at once.
+A test broadcast goes at once to the admin who asked for it (their copy is urgent); the
+copies for named test accounts are not urgent and respect quiet hours like any broadcast
+(a test with named accounts only, from the CLI, is held as a whole).
 
 Named test accounts: the admin (or the CLI's `--test-to`) names Telegram user ids and/or
 @usernames; `resolve_test_names` accepts the active bound accounts within the scope (one
@@ -338,8 +339,8 @@ async def create_broadcast(
     if count == 0:
         raise BroadcastError("empty", "the audience is empty")
     when = max(send_at or now, now)
-    if not test_only and tz is not None:
-        when = release_time(when, quiet_hours, tz)
+    if tz is not None and (not test_only or admin_account_id is None):
+        when = release_time(when, quiet_hours, tz)  # nobody asked to get it at once
     broadcast = Broadcast(
         created_by=created_by,
         admin_account_id=admin_account_id,
@@ -367,27 +368,45 @@ async def create_broadcast(
                  "test_accounts": len(test_ids), "send_at": when.isoformat()},
     )
     if when <= now:
-        count = await start_broadcast(session, broadcast, now)
+        count = await start_broadcast(session, broadcast, now, quiet_hours=quiet_hours, tz=tz)
     log.info("broadcast %s created for %s recipients", broadcast.id, count)
     return Created(broadcast.id, count, broadcast.state, when)
 
 
-async def start_broadcast(session: AsyncSession, broadcast: Broadcast, now: datetime) -> int:
+async def start_broadcast(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    now: datetime,
+    *,
+    quiet_hours: str = "",
+    tz: ZoneInfo | None = None,
+) -> int:
     """scheduled → sending and ONE INSERT ... SELECT of its recipients; returns the rows
-    inserted (0 when it was started already). Does not commit."""
+    inserted (0 when it was started already). Does not commit. A test broadcast takes two:
+    the admin's own copy is urgent (they asked for it now), the named test accounts' copies
+    are not and wait for the end of quiet hours (`quiet_hours` in `tz`)."""
     repo = BroadcastRepository(session)
     if not await repo.mark_sending(broadcast.id):
         return 0
-    if broadcast.test_only:
-        test_ids = [int(i) for i in broadcast.test_account_ids or []]
-        if broadcast.admin_account_id is None and not test_ids:
-            return 0
-        source = test_select(broadcast.admin_account_id, test_ids)
+    start = max(broadcast.send_at, now)
+    if not broadcast.test_only:
+        inserted = await repo.enqueue_recipients(
+            broadcast, audience_select(Audience.from_json(broadcast.audience)), not_before=start,
+            urgent=False, now=now,
+        )
     else:
-        source = audience_select(Audience.from_json(broadcast.audience))
-    inserted = await repo.enqueue_recipients(
-        broadcast, source, not_before=max(broadcast.send_at, now), urgent=broadcast.test_only, now=now
-    )
+        admin = broadcast.admin_account_id
+        test_ids = [int(i) for i in broadcast.test_account_ids or [] if int(i) != admin]
+        inserted = 0
+        if admin is not None:
+            inserted += await repo.enqueue_recipients(
+                broadcast, test_select(admin), not_before=start, urgent=True, now=now
+            )
+        if test_ids:
+            held = release_time(start, quiet_hours, tz) if tz is not None else start
+            inserted += await repo.enqueue_recipients(
+                broadcast, test_select(None, test_ids), not_before=held, urgent=False, now=now
+            )
     await session.refresh(broadcast)
     broadcast.recipients = inserted
     await session.flush()

@@ -18,6 +18,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n import ngettext
 
 from bot.i18n import format_datetime
 from storage.enums import CAUSE_LABELS, BroadcastState, HouseholdStatus, PovertyCause
@@ -377,8 +378,22 @@ def too_many_names_text(max_names: int) -> str:
     return _("最多 {max} 个测试账号，请减少后重新发送。").format(max=max_names)
 
 
+NAME_SHOWN_MAX = 40  # characters of one rejected name echoed back
+NAMES_SHOWN_MAX = 10  # rejected names echoed back, then "等 N 个"
+
+
+def clip_name(name: str, limit: int = NAME_SHOWN_MAX) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def names_not_found_text(names: list[str]) -> str:
-    return _("以下账号在您的管辖范围内未找到：{names}").format(names=names_text(names))
+    """The rejected names, each clipped and at most NAMES_SHOWN_MAX of them: they are
+    whatever the admin typed, and a 4,000-character token must not push the reply past
+    Telegram's 4,096."""
+    shown = names_text([clip_name(name) for name in names[:NAMES_SHOWN_MAX]])
+    if len(names) > NAMES_SHOWN_MAX:
+        shown += " " + ngettext("等 {count} 个", "等 {count} 个", len(names)).format(count=len(names))
+    return _("以下账号在您的管辖范围内未找到：{names}").format(names=shown)
 
 
 def named_test_sent_text(broadcast_id: int, names: list[str]) -> str:

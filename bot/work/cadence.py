@@ -204,16 +204,25 @@ async def leader_visit_status(
     return leader_status_from_days(cadre_id, cadre.leader_village_id, today, rules, days)
 
 
+def leader_reminder_due(status: LeaderStatus, until: date) -> bool:
+    """Whether the leader's village visit belongs in the daily digest and /today: its due day
+    is by `until`, or an earlier part of the year was missed AND the current part has no visit
+    yet. A visit in the current part settles it: a missed first half does not keep the
+    reminder coming every day until December."""
+    return status.due <= until or (status.overdue and status.parts[status.current].visits == 0)
+
+
 async def leaders_due(session: AsyncSession, today: date, until: date, rules: VisitRules) -> set[int]:
-    """Unit leaders whose village visit (联系点) is overdue or due by `until`: the daily
-    digest goes to them even when none of their paired households has anything due."""
+    """Unit leaders whose village visit (联系点) is due by `until`, or overdue with no visit
+    in the current part yet (`leader_reminder_due`): the daily digest goes to them even when
+    none of their paired households has anything due."""
     if rules.leader_visits_per_year <= 0:
         return set()
     found = await CadenceRepository(session).leaders_visit_days(date(today.year, 1, 1), today)
     due: set[int] = set()
     for cadre_id, (village_id, days) in found.items():
         status = leader_status_from_days(cadre_id, village_id, today, rules, days)
-        if status is not None and (status.overdue or status.due <= until):
+        if status is not None and leader_reminder_due(status, until):
             due.add(cadre_id)
     return due
 

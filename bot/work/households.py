@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Access
 from bot.work import clock as work_clock
-from bot.work.cadence import LeaderStatus, leader_visit_status
+from bot.work.cadence import LeaderStatus, leader_reminder_due, leader_visit_status
 from bot.work.rules import VisitRules
 from storage.enums import Role
 from storage.models import Cadre, Household, Milestone, Pairing, Visit
@@ -220,11 +220,12 @@ async def agenda(
 ) -> Agenda:
     """What is due for the cadre: visits and milestones overdue, due today and in the next
     WEEK_DAYS days, hardship requests of their households not yet acknowledged, and (with
-    `rules`, for unit leaders) the visit to their assigned village when overdue or due."""
+    `rules`, for unit leaders) the visit to their assigned village when due this week, or
+    overdue with no visit in the current part of the year yet (`leader_reminder_due`)."""
     repo = HouseholdRepository(session)
     until = today + timedelta(days=WEEK_DAYS)
     leader = await leader_visit_status(session, cadre_id, today, rules) if rules is not None else None
-    if leader is not None and not (leader.overdue or leader.due <= until):
+    if leader is not None and not leader_reminder_due(leader, until):
         leader = None
     village = await RegionRepository(session).get(leader.village_id) if leader is not None else None
     visits = await repo.visits_due(cadre_id, until)

@@ -34,6 +34,11 @@ async def _run_async() -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # batch "move and copy" drops and recreates a table; with foreign keys on, that
+                # DROP fires the ON DELETE actions of the referencing tables (Alembic's batch
+                # docs: enforcement must be off). Set before any transaction begins.
+                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await conn.run_sync(_run)
             await conn.commit()
     finally:

@@ -299,3 +299,43 @@ def test_sandbox_cli_errors_are_one_line(tmp_path, monkeypatch):
     )
     assert result.exit_code == 2 and "unreachable" in result.output
     assert "Traceback" not in result.output
+
+
+# ------------------------------------------------------------ notifications engine
+
+
+def test_is_own_database(tmp_path, monkeypatch):
+    from bot.sandbox import DEFAULT_DATABASE_FILE, PersonaBindings, is_own_database
+
+    monkeypatch.chdir(tmp_path)
+    plain, loaded = PersonaBindings(), PersonaBindings(demo_loaded=True)
+    assert is_own_database(None, plain)  # no --database-url: the default sandbox file
+    assert is_own_database(f"sqlite+aiosqlite:///{DEFAULT_DATABASE_FILE}", plain)
+    assert is_own_database(f"sqlite+aiosqlite:///{tmp_path / DEFAULT_DATABASE_FILE}", plain)
+    assert not is_own_database(f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}", plain)
+    assert not is_own_database("postgresql+asyncpg://u@127.0.0.1/registry", plain)
+    assert not is_own_database("sqlite+aiosqlite:///:memory:", plain)
+    # a database the sandbox just filled with the demo county (empty before, or --fresh)
+    assert is_own_database(f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}", loaded)
+    assert is_own_database("postgresql+asyncpg://u@127.0.0.1/registry", loaded)
+
+
+async def test_engine_runs_on_the_sandboxs_own_database(sandbox):
+    # the `sandbox` fixture starts on an empty database: the demo county was loaded
+    assert sandbox.bindings.demo_loaded and sandbox.notifications and sandbox.background is not None
+    assert not any("notifications are off" in line for line in sandbox.banner())
+
+
+async def test_no_engine_on_a_database_that_is_not_the_sandboxs(settings, db_url):
+    """A registry copy given with --database-url (here: not empty, so no demo data is
+    loaded) must not have its outbox and scans delivered to the emulator."""
+    await prepare_database(db_url, TODAY)  # someone else's data already there
+    async with open_sandbox(settings, db_url) as running:
+        assert not running.bindings.demo_loaded
+        assert not running.notifications and running.background is None
+        notes = [line for line in running.banner() if "notifications are off" in line]
+        assert len(notes) == 1 and notes[0].startswith("note: ")
+        out = await running.session(reply_timeout=5.0, settle=0.2).handle_line("/start")
+        assert out[0] == "bot: " + translated(WELCOME["household"], "zh_Hans")  # the bot itself runs
+    async with open_sandbox(settings, db_url, fresh=True) as running:  # --fresh reloads the demo
+        assert running.notifications and running.background is not None

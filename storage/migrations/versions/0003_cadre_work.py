@@ -74,19 +74,24 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('visits', schema=None) as batch_op:
+    # recreate='never' where SQLite >= 3.35 can drop the columns natively (their indexes go
+    # first): no "move and copy" of visits, pairings and milestones. cadres.leader_village_id
+    # is named in a FOREIGN KEY constraint, which SQLite cannot drop in place: that table is
+    # recreated, which is safe only because storage/migrations/env.py runs migrations with
+    # foreign keys off on SQLite (a DROP TABLE cadres would otherwise fire ON DELETE actions).
+    with op.batch_alter_table('visits', schema=None, recreate='never') as batch_op:
         batch_op.drop_index('ix_visits_flagged')
         batch_op.drop_index('ix_visits_confirmation_due')
         batch_op.drop_column('flagged_at')
         batch_op.drop_column('confirm_due_at')
 
-    with op.batch_alter_table('pairings', schema=None) as batch_op:
+    with op.batch_alter_table('pairings', schema=None, recreate='never') as batch_op:
         batch_op.drop_index('ix_pairings_open_due', sqlite_where=sa.text('end_date IS NULL'), postgresql_where=sa.text('end_date IS NULL'))
         batch_op.drop_index('ix_pairings_cadre_due')
         batch_op.drop_column('next_visit_due')
         batch_op.drop_column('last_visit_on')
 
-    with op.batch_alter_table('milestones', schema=None) as batch_op:
+    with op.batch_alter_table('milestones', schema=None, recreate='never') as batch_op:
         batch_op.drop_index('ix_milestones_household_due')
         batch_op.drop_column('completed_by')
         batch_op.drop_column('created_by')

@@ -28,9 +28,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('broadcasts', schema=None) as batch_op:
+    # recreate='never': on SQLite a batch "move and copy" drops and recreates the table, and
+    # with foreign keys on that DROP fires the ON DELETE actions of the referencing tables
+    # (the outbox rows and policy questions of every account were deleted). SQLite >= 3.35
+    # drops these columns natively once their index is gone.
+    with op.batch_alter_table('broadcasts', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('test_account_ids')
 
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
+    with op.batch_alter_table('accounts', schema=None, recreate='never') as batch_op:
         batch_op.drop_index(batch_op.f('ix_accounts_username'))
         batch_op.drop_column('username')

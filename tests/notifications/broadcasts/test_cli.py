@@ -144,7 +144,8 @@ def test_test_to_sends_only_the_test_copy(cli_env: str) -> None:
         rows = (await session.scalars(select(OutboxMessage))).all()
         accounts = {a.id: a.telegram_user_id for a in (await session.scalars(select(Account))).all()}
         assert sorted(accounts[r.account_id] for r in rows) == sorted([H2_USER, OTHER_ADMIN_USER])
-        assert all(r.urgent and r.broadcast_id == broadcast_id for r in rows)
+        # no admin asked for it at once: the named accounts' copies are not urgent (quiet hours)
+        assert all(not r.urgent and r.broadcast_id == broadcast_id for r in rows)
 
     asyncio.run(_with_session(cli_env, check))
 
@@ -169,3 +170,20 @@ def test_test_to_with_at_is_refused(cli_env: str) -> None:
     result = invoke("--text", "测试通知", "--test-to", str(H1_USER), "--at", "2026-12-02T09:00")
     assert result.exit_code == 2 and "cannot be used with --at" in result.stderr
     assert _count(cli_env, Broadcast) == 0
+
+
+def test_test_to_at_night_waits_for_the_end_of_quiet_hours(cli_env: str, monkeypatch) -> None:
+    night = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
+    monkeypatch.setattr(bc, "clock", lambda: night)
+    monkeypatch.setenv("QUIET_HOURS", "21:00-08:00")
+    result = invoke("--text", "测试通知", "--test-to", str(H2_USER))
+    assert result.exit_code == 0, result.output
+    broadcast_id = int(result.stdout.splitlines()[1].split(": ")[1])
+
+    async def check(session):
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast.test_only and broadcast.state is BroadcastState.SCHEDULED
+        assert broadcast.send_at == datetime(2026, 12, 2, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+        assert (await session.scalars(select(OutboxMessage))).all() == []
+
+    asyncio.run(_with_session(cli_env, check))

@@ -110,7 +110,8 @@ async def test_named_test_then_real_broadcast(app, tg, chat_people, sessionmaker
     assert "立即发送" in labels(sent)  # back at the time step
     test_rows = await rows(sessionmaker, OutboxMessage, OutboxMessage.broadcast_id == test.id)
     assert sorted(r.account_id for r in test_rows) == sorted([ids[ADMIN_USER], ids[H2_USER], ids[CADRE_USER]])
-    assert all(r.urgent for r in test_rows)
+    # only the admin's own copy is urgent; the named accounts' copies respect quiet hours
+    assert {r.account_id for r in test_rows if r.urgent} == {ids[ADMIN_USER]}
     assert await deliver(app, sessionmaker) == 3
     assert [await copies(tg, u) for u in (H2_USER, CADRE_USER)] == [1, 1]
     for user in (H1_USER, H4_USER, H5_USER, CADRE_KO_USER, OTHER_ADMIN_USER, PUBLIC_USER):
@@ -239,3 +240,34 @@ async def test_named_test_broadcast_rows_and_memory(people, session) -> None:
     with pytest.raises(bc.BroadcastError):
         await bc.create_broadcast(session, texts={"zh_Hans": TEXT}, audience=Audience(), created_by="cli",
                                   now=NOW, test_only=True)
+
+
+def test_rejected_names_are_clipped_and_counted() -> None:
+    from bot.i18n import create_i18n
+    from notifications import broadcasts_render as render
+
+    i18n = create_i18n()
+    with i18n.context(), i18n.use_locale("zh_Hans"):
+        assert render.names_not_found_text(["@a<b>", "999"]) == "以下账号在您的管辖范围内未找到：@a&lt;b&gt;、999"
+        long = render.names_not_found_text(["x" * 4000])
+        assert long == "以下账号在您的管辖范围内未找到：" + "x" * 39 + "…"
+        many = render.names_not_found_text([f"<{i:02d}>" + "y" * 100 for i in range(20)])
+        assert many.count("、") == 9 and many.endswith("… 等 20 个") and "<" not in many
+        assert "&lt;09&gt;" in many and "&lt;10&gt;" not in many
+        assert len(many) < 700
+
+
+async def test_a_huge_rejected_name_does_not_break_the_reply(tg, chat_people) -> None:
+    """A 4,000-character token among the names: the reply echoes it clipped (an unclipped
+    echo went past Telegram's 4,096 characters and the Bot API refused it)."""
+    await to_preview(tg)
+    await press(tg, ADMIN_USER, "发给测试账号")
+    junk = " ".join(f"bad{i}" for i in range(12))
+    sent = await one(tg, ADMIN_USER, f"{CADRE_USER} {'z' * 4000} {junk}")
+    assert sent["text"].startswith("测试广播 #")
+    assert "z" * 39 + "…" in sent["text"] and "z" * 41 not in sent["text"]
+    assert sent["text"].endswith("等 13 个") and len(sent["text"]) < 1000
+    # nothing accepted: the clipped list, then the names are asked again
+    await press(tg, ADMIN_USER, "发给测试账号")
+    again = await one(tg, ADMIN_USER, "q" * 4090)
+    assert again["text"].startswith("以下账号在您的管辖范围内未找到：" + "q" * 39 + "…\n请发送 Telegram 用户 ID")

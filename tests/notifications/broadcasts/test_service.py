@@ -239,6 +239,32 @@ async def test_quiet_hours_hold_and_test_broadcast(people, session) -> None:
     assert row.account_id == await admin_id(session) and row.urgent and row.not_before == night
 
 
+async def test_named_test_copies_respect_quiet_hours(people, session) -> None:
+    """The admin asked for the test now: their copy is urgent and goes at once; the copies
+    for named test accounts are not urgent and wait for the end of quiet hours."""
+    admin = await admin_id(session)
+    others = sorted((await session.scalars(
+        select(Account.id).where(Account.id != admin, Account.is_active.is_(True)).limit(2))).all())
+    assert len(others) == 2
+    night = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
+    morning = datetime(2026, 12, 2, 8, 0, tzinfo=SHANGHAI)
+    test = await create(session, Audience(), now=night, quiet_hours="21:00-08:00", tz=SHANGHAI,
+                        test_only=True, admin_account_id=admin, test_account_ids=[*others, admin])
+    await session.commit()
+    assert test.state is BroadcastState.SENDING and test.recipients == 3
+    rows = {r.account_id: r for r in await outbox_rows(session, test.broadcast_id)}
+    assert sorted(rows) == sorted([admin, *others])
+    assert rows[admin].urgent and rows[admin].not_before == night
+    assert all(not rows[a].urgent and rows[a].not_before == morning for a in others)
+    # in the daytime the named copies go at once too, still not urgent
+    day = await create(session, Audience(), now=NOW, quiet_hours="21:00-08:00", tz=SHANGHAI,
+                       test_only=True, admin_account_id=admin, test_account_ids=others)
+    await session.commit()
+    rows = {r.account_id: r for r in await outbox_rows(session, day.broadcast_id)}
+    assert [a for a, r in rows.items() if r.urgent] == [admin]
+    assert all(r.not_before == NOW for r in rows.values())
+
+
 async def test_cancel_and_renderer(people, session) -> None:
     created = await create(session, Audience(role="all", region_path=COUNTY_PATH),
                            texts={"zh_Hans": "中文通知", "ko": "한국어 공지"}, photo="PHOTO-ID")

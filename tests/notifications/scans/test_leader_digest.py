@@ -74,3 +74,20 @@ async def test_no_digest_once_both_half_year_visits_are_logged(people, sessionma
         await s.commit()
     await _scan(sessionmaker, settings, at(date(2026, 12, 25), 9))  # the half-year ends within the week
     assert len(await _digests_to(sessionmaker, leader)) == 1
+
+
+async def test_a_missed_first_half_stops_after_a_visit_in_the_second(people, sessionmaker, settings) -> None:
+    """Missing January–June makes the leader overdue for the rest of the year, but a visit in
+    July settles the current half: no digest every day until December."""
+    leader = await account_id(sessionmaker, SUPERVISOR_USER)
+    async with sessionmaker() as s:
+        (await s.get(Cadre, people.supervisor)).leader_village_id = people.village_2
+        await s.commit()
+    await _scan(sessionmaker, settings, at(date(2026, 7, 3), 9))  # before the July visit
+    assert len(await _digests_to(sessionmaker, leader)) == 1
+    async with sessionmaker() as s:
+        s.add(Visit(cadre_id=people.supervisor, household_id=people.h5, visited_on=date(2026, 7, 5),
+                    kind=VisitKind.HOME))
+        await s.commit()
+    await _scan(sessionmaker, settings, at(date(2026, 8, 1), 9))
+    assert len(await _digests_to(sessionmaker, leader)) == 1  # still only the one from 3 July

@@ -218,3 +218,23 @@ async def test_agenda_shows_a_leaders_village_visit(people, session) -> None:
     assert agenda.leader is None
     # a plain cadre has no village: nothing, with or without rules
     assert (await service.agenda(session, people.cadre, TODAY, NOW, rules)).leader is None
+
+
+async def test_agenda_drops_an_overdue_leader_once_the_current_half_is_visited(people, session) -> None:
+    """A leader who missed the first half is overdue all year; /today shows the village only
+    while the second half has no visit yet."""
+    rules = VisitRules()
+    aug_1 = date(2026, 8, 1)
+    supervisor = await session.get(Cadre, people.supervisor)
+    supervisor.leader_village_id = people.village_2
+    await session.commit()
+    agenda = await service.agenda(session, people.supervisor, aug_1, NOW, rules)
+    assert agenda.leader is not None and agenda.leader.overdue
+    session.add(Visit(cadre_id=people.supervisor, household_id=people.h5, visited_on=date(2026, 7, 5),
+                      kind=VisitKind.HOME))
+    await session.commit()
+    agenda = await service.agenda(session, people.supervisor, aug_1, NOW, rules)
+    assert agenda.leader is None and agenda.is_empty
+    # the day before the July visit it was still shown
+    before = await service.agenda(session, people.supervisor, date(2026, 7, 4), NOW, rules)
+    assert before.leader is not None and before.leader.overdue
