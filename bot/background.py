@@ -4,6 +4,12 @@
 application closes: the scheduler first (no new scans), then the sender (sends in flight
 finish, claimed rows not sent go back to the queue). `fupin-bot worker` runs the sender
 alone; several senders share the outbox safely on PostgreSQL (SKIP LOCKED).
+
+Stopping waits up to STOP_TIMEOUT for the sender: a send in flight gives up after the
+sender's REQUEST_TIMEOUT (20 s; aiogram's default would be 60 s), then the batch is recorded
+(a few tries, 1 s apart, if the database is briefly away) and a next batch already claimed
+is put back. Only a sender stuck beyond that is cancelled, leaving rows in 'sending' for
+requeue_stale.
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from datetime import datetime
 
 from bot.app import Application
 from notifications.scheduler import build_scheduler
-from notifications.sender import Sender, load_renderers
+from notifications.sender import REQUEST_TIMEOUT, Sender, load_renderers
 
 log = logging.getLogger(__name__)
+
+# a send in flight (REQUEST_TIMEOUT) plus recording its batch and putting back the next one
+STOP_TIMEOUT = REQUEST_TIMEOUT + 25.0
 
 
 class Background:
@@ -45,8 +54,8 @@ class Background:
             self.sender.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 try:
-                    await asyncio.wait_for(self._task, timeout=30)
+                    await asyncio.wait_for(self._task, timeout=STOP_TIMEOUT)
                 except TimeoutError:
-                    log.warning("the sender did not stop within 30 s; cancelling it")
+                    log.warning("the sender did not stop within %.0f s; cancelling it", STOP_TIMEOUT)
                     self._task.cancel()
         self._task = None

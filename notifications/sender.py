@@ -15,21 +15,48 @@ Telegram's answers:
   second after 10 calm seconds), and the row goes back without using up an attempt;
 - 403 (blocked, deactivated) or 400 "chat not found": the row fails, the account is marked
   inactive and its other rows fail when claimed, without a send;
-- timeouts, network errors, 5xx: retry with exponential backoff and full jitter (base 2 s,
-  cap 10 min) until `settings.send_max_attempts`, then failed;
+- timeouts (each send gives up after REQUEST_TIMEOUT), network errors, 5xx, an answer that
+  cannot be parsed (aiogram's ClientDecodeError: a proxy's 502 page) or any other unexpected
+  error of the bot call: retry with exponential backoff and full jitter (base 2 s, cap
+  10 min) until `settings.send_max_attempts`, then failed;
 - any other 400 (bad HTML, caption too long): failed with Telegram's reason, no retry.
+
+`run()` survives anything: a database error is retried after `poll_interval`, any other
+exception is logged (its type only) and the loop goes on after CRASH_PAUSE.
 
 Pipelining: while one batch is being sent, the next is claimed and rendered, and the batch
 before is being recorded; a chat's rows still go out in order, since a batch starts sending
-only when the one before has been sent.
+only when the one before has been sent. An account found blocked in batch N is skipped
+(failed without a send) by the batches claimed before N's outcomes were committed, which
+rendered it as active; the note is forgotten once a batch claimed after that commit has been
+sent (batch sequence numbers, not time: a user who unblocks the bot and writes gets the next
+notices at once).
 
-Duplicates: a row is sent at most once unless the process dies between its send and the
-end of its batch's recording (step 4); such rows stay 'sending' and `requeue_stale` puts them
-back after STALE_AFTER. With the pipeline, two batches can be in that window at once (one
-being recorded, one being sent), and a batch is half a second of sending (`batch_size` =
-rate/2), so at most about one second of sending (2 × `batch_size` rows) can be sent twice
-after a kill. `stop()` finishes the sends in flight, puts back what was claimed but not sent,
-and leaves nothing in 'sending'.
+Claims stay fresh: another process's `requeue_stale` takes back rows left 'sending' for
+STALE_AFTER, so no batch may stay unrecorded that long while its process is alive.
+- Just before its sends start, a batch re-stamps its rows (`OutboxRepository.restamp`: one
+  UPDATE ... WHERE claimed_at = <its claim> RETURNING id); a row that does not come back was
+  requeued meanwhile (the next batch waited behind a long 429 pause or a database outage)
+  and is neither sent nor recorded by this process.
+- A batch then sends for at most SEND_BUDGET (STALE_AFTER / 2) after its stamp: a send that
+  would start later (a 429 pause that ends after that, a pace slowed down by floods) is not
+  waited for; the row goes back to the queue unchanged (the 429'd row itself as 'retry',
+  without using up an attempt), and the next claim first waits for the pause to end. A send
+  started in time ends within REQUEST_TIMEOUT, so a batch is recorded well within STALE_AFTER
+  of its stamp. (Re-stamping rows while they wait would also work, but needs a heartbeat
+  task beside the sends and leaves a batch 'sending' for as long as the flood lasts.)
+
+Duplicates: a row is sent at most once unless its batch's outcomes are never recorded: the
+process dies between its send and the end of its batch's recording (step 4), or it is
+stopped while the database is unreachable (recording is retried, backing off up to 30 s,
+until it succeeds; after stop() it is tried RECORD_TRIES_ON_STOP times, then given up). Such
+rows stay 'sending' and `requeue_stale` puts them back after STALE_AFTER. With the pipeline,
+two batches can be in that window at once (one being recorded, one being sent: the next
+batch is not recorded before the one before it), and a batch is half a second of sending
+(`batch_size` = rate/2), so at most about one second of sending (2 × `batch_size` rows) can
+be sent twice. `stop()` finishes the sends in flight (each within REQUEST_TIMEOUT), puts back
+what was claimed but not sent (also a next batch already claimed), and, the database
+permitting, leaves nothing in 'sending'.
 
 Logs carry outbox row ids and account ids only.
 """
@@ -44,12 +71,13 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    AiogramError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -94,8 +122,14 @@ RECOVER_AFTER = 10.0  # calm seconds after a 429 before the pace goes up again
 RECOVER_STEP = 1.1  # +10% per second while recovering
 STALE_AFTER = timedelta(minutes=5)  # 'sending' rows older than this were left by a dead process
 STALE_CHECK_EVERY = 60.0  # seconds
-GONE_FOR = 60.0  # seconds an account found blocked is skipped without asking the database
-RECORD_TRIES = 5  # writing a batch's outcomes survives a briefly unreachable database
+# a batch starts no send later than this after its claim was (re)stamped, so that with
+# REQUEST_TIMEOUT it is always recorded before another process's requeue_stale could fire
+SEND_BUDGET = STALE_AFTER.total_seconds() / 2
+REQUEST_TIMEOUT = 20  # seconds a send may take (aiogram's default is 60); bot/background.py waits longer
+RECORD_BACKOFF_BASE = 1.0  # seconds; recording a batch is retried with 1, 2, 4, ... s pauses
+RECORD_BACKOFF_CAP = 30.0
+RECORD_TRIES_ON_STOP = 3  # after stop(), recording gives up after this many failures (1 s apart)
+CRASH_PAUSE = 5.0  # seconds run() waits after an unexpected exception before going on
 
 
 def load_renderers() -> None:
@@ -133,11 +167,14 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Batch:
-    """A claimed, rendered batch: outcomes already known (cancelled, failed) and sends to do."""
+    """A claimed, rendered batch: outcomes already known (cancelled, failed) and sends to do.
+    `seq` numbers the claims of this Sender; `stamp` is the rows' claimed_at."""
 
     claimed: int
     changes: list[dict[str, Any]]
     jobs: list[_Job]
+    seq: int
+    stamp: datetime
 
 
 class Sender:
@@ -180,8 +217,10 @@ class Sender:
         self._next_allowed: dict[int, float] = {}
         self._semaphore = asyncio.Semaphore(settings.send_concurrency)
         self._last_stale_check = -math.inf
-        # Accounts found blocked whose batch may not be recorded yet: the next batch was
-        # rendered before that, so its sends to them are skipped here (monotonic time seen).
+        self._claims = 0  # batches claimed so far (the last one's seq)
+        # Accounts found blocked, and up to which batch (seq) their sends are skipped without
+        # a call: batches claimed before the deactivation was committed rendered them as
+        # active. math.inf until the outcomes are recorded; then the claims started by then.
         self._blocked_recently: dict[int, float] = {}
 
     # ----------------------------------------------------------------- control
@@ -203,6 +242,10 @@ class Sender:
                 handled = await self._pump()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("sender: database unavailable (%s); retrying", type(exc).__name__)
+                handled = 0
+            except Exception as exc:  # a bug or an unforeseen error: the loop must go on
+                log.error("sender: unexpected %s; going on in %.0f s", type(exc).__name__, CRASH_PAUSE)
+                await self._sleep(CRASH_PAUSE)
                 handled = 0
             if not handled:
                 await self._sleep(self.poll_interval)
@@ -235,7 +278,10 @@ class Sender:
         batch = await self._claim()
         if batch is None:
             return 0
-        await self._record(*await self._send_batch(batch))
+        try:
+            await self._record(*await self._send_batch(batch))
+        finally:
+            self._blocked_recently.clear()  # recorded: the database knows
         return batch.claimed
 
     async def _pump(self) -> int:
@@ -271,9 +317,20 @@ class Sender:
                         await self._record(changes, set())
             if recording is not None:
                 await recording
+            # every batch of this pump is recorded (or given up): later claims read the
+            # deactivations from the database
+            self._blocked_recently.clear()
 
     async def _claim(self) -> _Batch | None:
-        """Claim and render one batch (committed as 'sending'); None when nothing is due."""
+        """Claim and render one batch (committed as 'sending'); None when nothing is due.
+        During a 429 pause it first waits for the pause to end (None if stopped meanwhile)."""
+        pause = self._paused_until - time.monotonic()
+        if pause > 0:
+            await self._sleep(pause)
+            if self.stopping:
+                return None
+        self._claims += 1
+        seq = self._claims
         now = self.clock()
         async with self.sessionmaker() as session:
             repo = OutboxRepository(session)
@@ -289,15 +346,34 @@ class Sender:
                 await session.commit()
                 raise
             await session.commit()  # renderers only read; ends the transaction
-        return _Batch(len(rows), changes, jobs)
+        return _Batch(len(rows), changes, jobs, seq, now)
 
     async def _send_batch(self, batch: _Batch) -> tuple[list[dict[str, Any]], set[int]]:
+        batch = await self._restamp(batch)
+        deadline = time.monotonic() + SEND_BUDGET
         deactivate: set[int] = set()
-        changes = batch.changes + await self._deliver(batch.jobs, deactivate)
-        now = time.monotonic()
-        self._blocked_recently.update(dict.fromkeys(deactivate, now))
+        changes = batch.changes + await self._deliver(batch.jobs, deactivate, batch.seq, deadline)
+        self._blocked_recently.update(dict.fromkeys(deactivate, math.inf))  # until recorded
+        self._forget_blocked(batch.seq)
         self._prune_chats()
         return changes, deactivate
+
+    async def _restamp(self, batch: _Batch) -> _Batch:
+        """Renew the batch's claim just before its sends; drop the rows requeued meanwhile by
+        another process's requeue_stale (not sent, nothing recorded for them here)."""
+        ids = [c["id"] for c in batch.changes] + [j.row.id for j in batch.jobs]
+        now = self.clock()
+        async with self.sessionmaker() as session:
+            kept = await OutboxRepository(session).restamp(ids, batch.stamp, now)
+            await session.commit()
+        if len(kept) < len(ids):
+            log.warning("%s claimed outbox rows were requeued before their send: dropped here", len(ids) - len(kept))
+        return replace(
+            batch,
+            changes=[c for c in batch.changes if c["id"] in kept],
+            jobs=[j for j in batch.jobs if j.row.id in kept],
+            stamp=now,
+        )
 
     async def _prepare(
         self, session: AsyncSession, rows: list[OutboxMessage], now: datetime
@@ -335,38 +411,47 @@ class Sender:
             jobs.append(_Job(_Row(row.id, row.kind, row.attempts), account.id, account.chat_id, rendered))
         return changes, jobs
 
-    async def _deliver(self, jobs: list[_Job], deactivate: set[int]) -> list[dict[str, Any]]:
+    async def _deliver(
+        self, jobs: list[_Job], deactivate: set[int], seq: int, deadline: float
+    ) -> list[dict[str, Any]]:
         by_chat: dict[int, list[_Job]] = {}
         for job in jobs:
             by_chat.setdefault(job.chat_id, []).append(job)
-        results = await asyncio.gather(*(self._deliver_chat(group, deactivate) for group in by_chat.values()))
+        results = await asyncio.gather(
+            *(self._deliver_chat(group, deactivate, seq, deadline) for group in by_chat.values())
+        )
         return [change for changes in results for change in changes]
 
-    async def _deliver_chat(self, jobs: list[_Job], deactivate: set[int]) -> list[dict[str, Any]]:
-        """One chat's rows, in order, a second apart."""
+    async def _deliver_chat(
+        self, jobs: list[_Job], deactivate: set[int], seq: int, deadline: float
+    ) -> list[dict[str, Any]]:
+        """One chat's rows, in order, a second apart; what cannot start before `deadline`
+        (monotonic) or after stop() goes back to the queue unchanged."""
         changes: list[dict[str, Any]] = []
         for job in jobs:
             row = job.row
-            if job.account_id in deactivate or job.account_id in self._blocked_recently:
+            if job.account_id in deactivate or self._blocked_recently.get(job.account_id, 0) >= seq:
                 changes.append(failed_change(row.id, "recipient blocked the bot"))
                 metrics.FAILED.labels(kind=row.kind.value, reason="blocked").inc()
                 continue
             wait = self._next_allowed.get(job.chat_id, 0.0) - time.monotonic()
             if wait > 0:
+                if time.monotonic() + wait > deadline:
+                    changes.append(released_change(row.id))
+                    continue
                 await self._sleep(wait)
             if self.stopping:
                 changes.append(released_change(row.id))
                 continue
             async with self._semaphore:
-                await self._pace()
-                if self.stopping:
+                if not await self._pace(deadline):
                     changes.append(released_change(row.id))
                     continue
                 self._next_allowed[job.chat_id] = time.monotonic() + PER_CHAT_INTERVAL
-                changes.append(await self._send_one(job, deactivate))
+                changes.append(await self._send_one(job, deactivate, deadline))
         return changes
 
-    async def _send_one(self, job: _Job, deactivate: set[int]) -> dict[str, Any]:
+    async def _send_one(self, job: _Job, deactivate: set[int], deadline: float = math.inf) -> dict[str, Any]:
         row, kind = job.row, job.row.kind.value
         started = time.perf_counter()
         try:
@@ -376,7 +461,9 @@ class Sender:
             retry_after = max(float(exc.retry_after), 1.0)
             self._slow_down(retry_after)
             log.warning("429 for outbox row %s: pausing %.0f s, pace now %.1f/s", row.id, retry_after, self._rate)
-            await self._sleep(retry_after)
+            if time.monotonic() + retry_after <= deadline:
+                await self._sleep(retry_after)
+            # else not waited here: the batch is recorded now and the next claim waits
             return retry_change(row.id, "429 Too Many Requests", self.clock(), row.attempts)
         except TelegramForbiddenError as exc:
             return self._gone(job, deactivate, "blocked", exc)
@@ -392,6 +479,11 @@ class Sender:
             log.warning("outbox row %s failed: %s", row.id, type(exc).__name__)
             metrics.FAILED.labels(kind=kind, reason="api_error").inc()
             return failed_change(row.id, f"{type(exc).__name__}: {exc.message}", row.attempts + 1)
+        except AiogramError as exc:  # ClientDecodeError: an unparsable answer (a proxy's 502 page)
+            return self._temporary(row, exc)
+        except Exception as exc:  # anything else from the HTTP stack must not lose the batch
+            log.error("outbox row %s: unexpected %s from the Bot API call", row.id, type(exc).__name__)
+            return self._temporary(row, exc)
         metrics.SEND_LATENCY.observe(time.perf_counter() - started)
         metrics.SENT.labels(kind=kind).inc()
         self._recover()
@@ -400,13 +492,17 @@ class Sender:
     async def _send(self, chat_id: int, rendered: Rendered) -> Message:
         if rendered.photo:
             return await self.bot.send_photo(
-                chat_id, rendered.photo, caption=rendered.text, reply_markup=rendered.reply_markup
+                chat_id, rendered.photo, caption=rendered.text, reply_markup=rendered.reply_markup,
+                request_timeout=REQUEST_TIMEOUT,
             )
         if rendered.document:
             return await self.bot.send_document(
-                chat_id, rendered.document, caption=rendered.text, reply_markup=rendered.reply_markup
+                chat_id, rendered.document, caption=rendered.text, reply_markup=rendered.reply_markup,
+                request_timeout=REQUEST_TIMEOUT,
             )
-        return await self.bot.send_message(chat_id, rendered.text, reply_markup=rendered.reply_markup)
+        return await self.bot.send_message(
+            chat_id, rendered.text, reply_markup=rendered.reply_markup, request_timeout=REQUEST_TIMEOUT
+        )
 
     def _gone(self, job: _Job, deactivate: set[int], reason: str, exc: TelegramAPIError) -> dict[str, Any]:
         deactivate.add(job.account_id)
@@ -429,20 +525,36 @@ class Sender:
 
     async def _record(self, changes: list[dict[str, Any]], deactivate: set[int]) -> None:
         """Write a batch's outcomes in one transaction, retrying while the database is away
-        (the rows stay 'sending' meanwhile; if we never manage, requeue_stale takes over)."""
-        for attempt in range(RECORD_TRIES):
+        (backoff 1, 2, 4 ... capped at RECORD_BACKOFF_CAP; the rows stay 'sending' meanwhile)
+        until it works. After stop(), RECORD_TRIES_ON_STOP failures give up: the rows stay
+        'sending' and requeue_stale takes over (the sent ones may then be sent twice)."""
+        failures = failures_stopping = 0
+        while True:
             try:
                 async with self.sessionmaker() as session:
                     repo = OutboxRepository(session)
                     await repo.apply(changes)
                     await repo.deactivate_accounts(deactivate)
                     await session.commit()
-                return
             except (SQLAlchemyError, OSError) as exc:
-                if attempt == RECORD_TRIES - 1:
-                    raise
-                log.warning("recording a batch failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(min(2**attempt, 10))
+                failures += 1
+                if not self.stopping:
+                    delay = min(RECORD_BACKOFF_BASE * 2 ** (failures - 1), RECORD_BACKOFF_CAP)
+                    log.warning("recording a batch failed (%s); retrying in %.0f s", type(exc).__name__, delay)
+                    await self._sleep(delay)
+                    continue
+                failures_stopping += 1
+                if failures_stopping >= RECORD_TRIES_ON_STOP:
+                    log.error("recording a batch failed (%s) while stopping: %s outbox rows left 'sending' "
+                              "until requeued", type(exc).__name__, len(changes))
+                    return
+                await asyncio.sleep(RECORD_BACKOFF_BASE)
+            else:
+                boundary = float(self._claims)  # claims started later read the deactivations
+                for account_id in deactivate:
+                    if self._blocked_recently.get(account_id) == math.inf:
+                        self._blocked_recently[account_id] = boundary
+                return
 
     # ----------------------------------------------------------------- pacing
 
@@ -454,16 +566,22 @@ class Sender:
         capacity = max(1.0, math.floor(rate * PACE_MARGIN))
         return AsyncLimiter(capacity, capacity / (rate * (1 - PACE_MARGIN)))
 
-    async def _pace(self) -> None:
+    async def _pace(self, deadline: float = math.inf) -> bool:
+        """Wait for a 429 pause and the global pace; False (do not send) after stop() or if
+        the send could not start before `deadline` (monotonic)."""
         while True:
             pause = self._paused_until - time.monotonic()
             if pause > 0:
+                if time.monotonic() + pause > deadline:
+                    return False
                 await self._sleep(pause)
             if self.stopping:
-                return
+                return False
             await self._limiter.acquire()
+            if self.stopping or time.monotonic() > deadline:
+                return False
             if self._paused_until <= time.monotonic():  # no 429 arrived while we waited
-                return
+                return True
 
     def _slow_down(self, retry_after: float) -> None:
         """A 429: pause every send for retry_after and halve the pace (once per flood, not
@@ -492,12 +610,17 @@ class Sender:
     def current_rate(self) -> float:
         return self._rate
 
+    def _forget_blocked(self, sent_seq: int) -> None:
+        """Batch `sent_seq` has been sent: an entry whose deactivation was committed before
+        batch sent_seq + 1 was claimed (value <= sent_seq) is no longer needed, since every
+        batch still to be sent was claimed, and rendered, after that commit."""
+        if self._blocked_recently:
+            self._blocked_recently = {a: s for a, s in self._blocked_recently.items() if s > sent_seq}
+
     def _prune_chats(self) -> None:
         now = time.monotonic()
         if len(self._next_allowed) > 10_000:
             self._next_allowed = {c: t for c, t in self._next_allowed.items() if t > now}
-        if self._blocked_recently:  # by then the batch that found them is recorded (or requeued)
-            self._blocked_recently = {a: t for a, t in self._blocked_recently.items() if now - t < GONE_FOR}
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake at once on stop()."""

@@ -15,8 +15,10 @@ ix_outbox_state_not_before.
 
 Crash bound: a process killed between claiming and recording leaves its rows in 'sending';
 `requeue_stale` puts them back after a while, so each of them may be sent twice. Nothing
-else can be: a row is recorded sent in the same batch it was claimed in. The bound is
-therefore the claim batch size of the killed process (notifications/sender.py).
+else can be: a row is recorded sent in the same batch it was claimed in, and a live process
+renews its claim (`restamp`) just before sending and records well within the stale delay,
+dropping the rows whose claim was taken back. The bound is therefore what the killed process
+had sent but not recorded: two claim batches with its pipeline (notifications/sender.py).
 
 Methods do not commit: the caller's transaction decides.
 """
@@ -66,6 +68,31 @@ class OutboxRepository:
         rows = list((await self.session.scalars(stmt)).all())
         rows.sort(key=lambda r: (r.not_before, r.id))
         return rows
+
+    async def restamp(self, row_ids: Iterable[int], claimed_at: datetime, now: datetime) -> set[int]:
+        """Renew a claim: rows still 'sending' under the claim stamped `claimed_at` get
+        claimed_at=now, in one statement
+
+            UPDATE outbox SET claimed_at=:now
+            WHERE id IN (...) AND state='sending' AND claimed_at=:claimed_at RETURNING id
+
+        Returns the ids that came back; a missing one was requeued meanwhile (requeue_stale,
+        maybe claimed again by another process): the caller must neither send nor record it."""
+        ids = sorted(set(row_ids))
+        if not ids:
+            return set()
+        stmt = (
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.state == DeliveryState.SENDING,
+                OutboxMessage.claimed_at == claimed_at,
+            )
+            .values(claimed_at=now)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set((await self.session.scalars(stmt)).all())
 
     async def requeue_stale(self, older_than: datetime) -> int:
         """Rows left in 'sending' by a killed process (claimed before `older_than`) go back

@@ -8,8 +8,9 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.background import Background
+from bot.background import STOP_TIMEOUT, Background
 from notifications.broadcasts import create_broadcast, parse_audience
+from notifications.sender import RECORD_BACKOFF_BASE, RECORD_TRIES_ON_STOP, REQUEST_TIMEOUT
 from storage.enums import DeliveryState
 from storage.models import OutboxMessage, utcnow
 from tests.e2e.conftest import app, emulator, policy, shipped_policy, tg  # noqa: F401
@@ -51,3 +52,11 @@ async def _last_text(client, user: int, *needles: str) -> str:
                 if message["from_bot"] and any(n in text for n in needles):
                     return text
             await asyncio.sleep(0.2)
+
+
+def test_stop_waits_longer_than_a_send_and_the_last_recording() -> None:
+    """The sender's sends give up after REQUEST_TIMEOUT (aiogram's default is 60 s) and a
+    stop then tries to record a few times: Background.stop waits for all of it before it
+    would cancel the sender (which would leave sent rows 'sending', sent again later)."""
+    assert REQUEST_TIMEOUT < 60
+    assert STOP_TIMEOUT >= REQUEST_TIMEOUT + RECORD_TRIES_ON_STOP * RECORD_BACKOFF_BASE + 10

@@ -28,8 +28,10 @@ class FakeBot:
         self.errors = list(errors or [])
         self.delay = delay
         self.sent: list[tuple[int, str]] = []
+        self.timeouts: list[int | None] = []
 
-    async def send_message(self, chat_id, text, reply_markup=None):
+    async def send_message(self, chat_id, text, reply_markup=None, request_timeout=None):
+        self.timeouts.append(request_timeout)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.errors:

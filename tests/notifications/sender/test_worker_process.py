@@ -5,6 +5,7 @@ batches, about one second of sending: the documented bound)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import sys
@@ -65,7 +66,6 @@ async def test_worker_killed_mid_broadcast_and_restarted(tmp_path, db_url, clien
         _, err = await proc.communicate()
     assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
     rows = await outbox(sessionmaker)
-    in_flight = sum(r.state == DeliveryState.SENDING for r in rows)
     assert 0 < sum(r.state == DeliveryState.SENT for r in rows) < 90
 
     # later: the rows the dead process left 'sending' are stale
@@ -86,4 +86,7 @@ async def test_worker_killed_mid_broadcast_and_restarted(tmp_path, db_url, clien
         per_chat[chat] = per_chat.get(chat, 0) + 1
     assert set(per_chat) == {a.chat_id for a in accounts}  # nobody is without the message
     duplicates = sum(n - 1 for n in per_chat.values())
-    assert duplicates <= in_flight <= 30  # two claim batches of rate/2 (send_rate 30 → 15 rows each)
+    # sent but not recorded at the kill: at most two claim batches of rate/2 (the 'sending'
+    # rows also hold the next batch, claimed but not sent, so they are no bound)
+    batch_size = math.ceil(30 / 2)
+    assert duplicates <= 2 * batch_size
