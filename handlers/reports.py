@@ -20,6 +20,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, FSInputFile, Message
 from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import Access, RoleFilter
@@ -118,8 +119,10 @@ async def _send_report(
     message, bot: Bot, session: AsyncSession, access: Access, region: Region, locale: str, settings: Settings
 ) -> None:
     assert access.region_path is not None
+    await session.commit()  # the account touch (last_seen_at): no write lock held while we work
     await bot.send_chat_action(message.chat.id, "upload_photo")
     view = await reports.report_view(session, access.region_path, region, _today(settings))
+    await session.commit()  # done with the database: no transaction while drawing and uploading
     report = view.report
     keyboard = render.report_keyboard(report, view.parent_id)
     if not report.has_data:
@@ -138,13 +141,21 @@ async def _send_report(
 async def _send_export(
     message, bot: Bot, session: AsyncSession, region: Region, fmt: str, locale: str, settings: Settings
 ) -> None:
+    await session.commit()  # the account touch (last_seen_at): no write lock held while we work
+
+    async def tell_waiting() -> None:
+        await message.answer(_("另一份报表正在生成，您的报表随后生成，请稍候。"))
+
     await bot.send_chat_action(message.chat.id, "upload_document")
-    filename, content = await build_export(session, region.path, _today(settings), locale, fmt, tz=settings.tz)
+    filename, content = await build_export(
+        session, region.path, _today(settings), locale, fmt, tz=settings.tz, on_wait=tell_waiting
+    )
     if isinstance(content, Path):
         document = FSInputFile(content, filename=filename)
     else:
         document = BufferedInputFile(content, filename=filename)
     try:
+        await session.commit()  # done with the database: no transaction while uploading
         await message.answer_document(document, caption=render.export_caption_for(region, _today(settings), locale))
     finally:
         if isinstance(content, Path):

@@ -46,7 +46,8 @@ def _check_out(out: Path) -> str:
 @click.option("--out", required=True, type=click.Path(path_type=Path), metavar="FILE",
               help="FILE.xlsx (workbook), FILE.csv (the figures) or FILE.zip (one CSV per sheet).")
 @click.option("--date", "as_of", default=None, metavar="YYYY-MM-DD",
-              help="The day the figures are for (default: today in TIMEZONE).")
+              help="As-of day for what counts as overdue (default: today in TIMEZONE); "
+                   "statuses and completions are today's.")
 @click.option("--locale", default="zh_Hans", type=click.Choice(["zh_Hans", "ko", "en"]),
               show_default=True, help="Language of the headers.")
 @click.option("--database-url", default=None, help="Use this database instead of DATABASE_URL.")

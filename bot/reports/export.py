@@ -10,24 +10,43 @@ filters work. Numbers are numbers, dates are dates, the coverage is a % number f
 Memory stays constant whatever the registry's size: rows are streamed from the database
 into openpyxl's write-only sheets (which spill to a temporary file) or straight into the
 zip member. No phone or ID numbers appear anywhere.
+
+The event loop only fetches: each batch of `BATCH_ROWS` rows (the lists' fetch size) is
+handed to one worker thread per file, which turns the rows into cells and writes them
+(openpyxl, csv, zip, `Workbook.save`), so a long export does not stall the bot's other
+updates. `build_export` (the chat's entry) lets one export run at a time per process; the
+next waits for it (`on_wait` is told first).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import csv
+import functools
 import io
 import os
 import re
 import tempfile
 import unicodedata
+import weakref
 import zipfile
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
@@ -71,6 +90,8 @@ _KIND_WIDTH = {"int": 8, "date": 11, "datetime": 17, "pct": 9, "float": 8, "text
 _MAX_WIDTH = 60
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+BATCH_ROWS = 500  # rows handed to the writer thread at a time (= the lists' fetch size)
+T = TypeVar("T")
 
 
 # ----------------------------------------------------------------------------- the lists
@@ -110,11 +131,16 @@ class Column:
     width: int = 0  # expected content width in Latin characters (CJK count 2)
 
 
+def _as_is(row: Any) -> list[Any]:
+    return row
+
+
 @dataclass
 class Sheet:
     title: str
     columns: list[Column]
-    rows: AsyncGenerator[list[Any], None]
+    rows: AsyncGenerator[list[Any], None]  # batches of source rows (see `_batched`)
+    cells: Callable[[Any], list[Any]] = _as_is  # a source row -> its values (in the writer thread)
     bold_last: bool = False  # the 合计 row of 汇总
 
 
@@ -153,10 +179,9 @@ def _figure_values(name: str, f: Figures) -> list[Any]:
     ]
 
 
-async def _summary_rows(report: Report, total_label: str) -> AsyncIterator[list[Any]]:
-    for row in report.rows:
-        yield _figure_values(row.name, row.figures)
-    yield _figure_values(total_label, report.total)
+def _summary_rows(report: Report, total_label: str) -> list[list[Any]]:
+    return [*(_figure_values(row.name, row.figures) for row in report.rows),
+            _figure_values(total_label, report.total)]
 
 
 def _flag_reason(confirmation: VisitConfirmation) -> str:
@@ -172,21 +197,32 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
     return None if moment is None else moment.astimezone(tz).replace(tzinfo=None)
 
 
-async def _mapped(source: Any, fn: Callable[[Any], list[Any]]) -> AsyncIterator[list[Any]]:
-    """`fn` of every row of `source`; closing this generator closes an async `source`
-    (and with it the database cursor)."""
+async def _batched(source: Any) -> AsyncIterator[list[Any]]:
+    """The rows of `source` in lists of `BATCH_ROWS` (the last one shorter, none when
+    `source` is empty); closing this generator closes an async `source` (and with it the
+    database cursor)."""
+    size = BATCH_ROWS
+    batch: list[Any] = []
     if isinstance(source, AsyncIterable):
         iterator = aiter(source)
         try:
             async for row in iterator:
-                yield fn(row)
+                batch.append(row)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
         finally:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
     else:
         for row in source:
-            yield fn(row)
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 async def _close(sheets: list[Sheet]) -> None:
@@ -220,45 +256,92 @@ def _sheets(report: Report, lists: ReportLists, tz: ZoneInfo) -> list[Sheet]:
                 r.overdue_milestones, r.last_visit_on]
 
     return [
-        Sheet(_("汇总"), _summary_columns(), _summary_rows(report, _("合计")), bold_last=True),
+        Sheet(_("汇总"), _summary_columns(), _batched(_summary_rows(report, _("合计"))), bold_last=True),
         Sheet(
             _("逾期走访"),
             [reg_no, head, village, cadre, cadre_code, Column(_("上次走访"), "date"),
              Column(_("应走访日期"), "date"), overdue_days],
-            _mapped(lists.overdue_visits, visit),
+            _batched(lists.overdue_visits),
+            visit,
         ),
         Sheet(
             _("逾期事项"),
             [reg_no, head, village, Column(_("类别"), "text", 8), Column(_("事项"), "text", 30),
              Column(_("截止日期"), "date"), overdue_days, cadre, cadre_code],
-            _mapped(lists.overdue_milestones, milestone),
+            _batched(lists.overdue_milestones),
+            milestone,
         ),
         Sheet(
             _("存疑走访"),
             [Column(_("走访日期"), "date"), reg_no, head, village, cadre, cadre_code,
              Column(_("原因"), "text", 10), Column(_("标记时间"), "datetime")],
-            _mapped(lists.flagged_visits, flagged),
+            _batched(lists.flagged_visits),
+            flagged,
         ),
         Sheet(
             _("干部包户"),
             [cadre_code, Column(_("姓名"), "text", 8), Column(_("单位"), "text", 24),
              Column(_("职务"), "text", 12), Column(_("所在地区"), "text", 24), Column(_("包户数"), "int"),
              Column(_("逾期走访"), "int"), Column(_("逾期事项"), "int"), Column(_("最近走访日期"), "date")],
-            _mapped(lists.cadre_loads, load),
+            _batched(lists.cadre_loads),
+            load,
         ),
         Sheet(
             _("说明"),
             [Column(_("项目"), "text", 12), Column(_("内容"), "text", 30)],
-            _about_rows(report),
+            _batched(_about_rows(report)),
         ),
     ]
 
 
-async def _about_rows(report: Report) -> AsyncIterator[list[Any]]:
-    yield [_("地区"), display_path(report.path)]
-    yield [_("数据日期"), report.as_of]
-    yield [_("统计起始日期"), report.period_start]
-    yield [_("说明"), _("存疑走访、平均满意度按统计起始日期以来的走访计算；其余为数据日期当天的状态。")]
+def _about_rows(report: Report) -> list[list[Any]]:
+    return [
+        [_("地区"), display_path(report.path)],
+        [_("数据日期"), report.as_of],
+        [_("统计起始日期"), report.period_start],
+        [_("说明"), _("存疑走访、平均满意度按统计起始日期以来的走访计算；其余为数据日期当天的状态。")],
+    ]
+
+
+# ----------------------------------------------------------------------------- writer thread
+
+
+class _Writer:
+    """One worker thread for one file: every writing step (openpyxl, csv, zip, save) runs
+    there, one after the other, in the caller's context (gettext's locale), while the event
+    loop only awaits. A cancelled caller still waits for the step in progress, so that no
+    clean-up ever races the thread."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-export")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        future = loop.run_in_executor(self._pool, functools.partial(context.run, fn, *args))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)  # idle by now: every step was awaited
+
+
+_export_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _export_slot() -> asyncio.Semaphore:
+    """One export at a time per process (per event loop; the bot runs one): exports are
+    long and CPU-bound, several at once would only slow each other and the bot down."""
+    loop = asyncio.get_running_loop()
+    slot = _export_slots.get(loop)
+    if slot is None:
+        slot = _export_slots[loop] = asyncio.Semaphore(1)
+    return slot
 
 
 # ----------------------------------------------------------------------------- locale
@@ -329,19 +412,24 @@ async def write_xlsx(
     report: Report, lists: ReportLists, out: BinaryIO | Path, locale: str = SOURCE_LOCALE,
     *, tz: ZoneInfo = DEFAULT_TZ,
 ) -> None:
-    """The workbook: one write-only sheet per list, rows streamed as they come."""
+    """The workbook: one write-only sheet per list, rows streamed as they come (written in
+    a worker thread, a batch at a time)."""
     bold = Font(bold=True)
     wb = Workbook(write_only=True)
-    with translation(locale):
-        sheets = _sheets(report, lists, tz)
-        try:
-            await _write_sheets(wb, sheets, bold)
-        except BaseException:
-            _discard(wb)
-            raise
-        finally:
-            await _close(sheets)
-    wb.save(out)
+    writer = _Writer()
+    try:
+        with translation(locale):
+            sheets = _sheets(report, lists, tz)
+            try:
+                await _write_sheets(writer, wb, sheets, bold)
+            except BaseException:
+                _discard(wb)  # the writer is idle: `run` waits for its step even when cancelled
+                raise
+            finally:
+                await _close(sheets)
+        await writer.run(wb.save, out)
+    finally:
+        writer.close()
 
 
 def _discard(wb: Workbook) -> None:
@@ -357,25 +445,38 @@ def _discard(wb: Workbook) -> None:
             pass
 
 
-async def _write_sheets(wb: Workbook, sheets: list[Sheet], bold: Font) -> None:
+async def _write_sheets(writer: _Writer, wb: Workbook, sheets: list[Sheet], bold: Font) -> None:
     for sheet in sheets:
-        ws = wb.create_sheet(sheet.title)
-        for index, column in enumerate(sheet.columns, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = column_width(column)
-        ws.freeze_panes = "A2"
-        ws.append([_xlsx_cell(ws, "text", c.header, bold) for c in sheet.columns])
+        ws = await writer.run(_start_sheet, wb, sheet, bold)
         count = 1
-        pending: list[Any] | None = None  # held back one row: the last one may be bold
-        async for values in sheet.rows:
+        pending: list[Any] | None = None  # held back one batch: its last row may be bold
+        async for batch in sheet.rows:
             if pending is not None:
-                ws.append([_xlsx_cell(ws, c.kind, v, None) for c, v in zip(sheet.columns, pending, strict=True)])
-                count += 1
-            pending = values
+                count += await writer.run(_append_rows, ws, sheet, pending, None)
+            pending = batch
         if pending is not None:
-            font = bold if sheet.bold_last else None
-            ws.append([_xlsx_cell(ws, c.kind, v, font) for c, v in zip(sheet.columns, pending, strict=True)])
-            count += 1
+            count += await writer.run(_append_rows, ws, sheet, pending, bold if sheet.bold_last else None)
         ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{count}"
+
+
+def _start_sheet(wb: Workbook, sheet: Sheet, bold: Font) -> Any:
+    """A new write-only sheet with its column widths, frozen and bold header row (writer thread)."""
+    ws = wb.create_sheet(sheet.title)
+    for index, column in enumerate(sheet.columns, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = column_width(column)
+    ws.freeze_panes = "A2"
+    ws.append([_xlsx_cell(ws, "text", c.header, bold) for c in sheet.columns])
+    return ws
+
+
+def _append_rows(ws: Any, sheet: Sheet, batch: list[Any], last_font: Font | None) -> int:
+    """Append a batch of source rows, the last one in `last_font` (writer thread)."""
+    last = len(batch) - 1
+    for index, source in enumerate(batch):
+        font = last_font if index == last else None
+        values = sheet.cells(source)
+        ws.append([_xlsx_cell(ws, c.kind, v, font) for c, v in zip(sheet.columns, values, strict=True)])
+    return len(batch)
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -398,47 +499,79 @@ def _csv_value(kind: CellKind, value: Any) -> str:
     return str(value)
 
 
-async def _write_csv_sheet(sheet: Sheet, text: Any) -> None:
-    writer = csv.writer(text)
-    writer.writerow([c.header for c in sheet.columns])
-    async for values in sheet.rows:
-        writer.writerow([_csv_value(c.kind, v) for c, v in zip(sheet.columns, values, strict=True)])
+async def _write_csv_sheet(writer: _Writer, sheet: Sheet, text: Any) -> None:
+    rows = csv.writer(text)
+    await writer.run(rows.writerow, [c.header for c in sheet.columns])
+    async for batch in sheet.rows:
+        await writer.run(_write_csv_rows, rows, sheet, batch)
+
+
+def _write_csv_rows(rows: Any, sheet: Sheet, batch: list[Any]) -> None:
+    """A batch of source rows as CSV lines (writer thread)."""
+    for source in batch:
+        values = sheet.cells(source)
+        rows.writerow([_csv_value(c.kind, v) for c, v in zip(sheet.columns, values, strict=True)])
+
+
+def _open_member(zf: zipfile.ZipFile, name: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(zf.open(name, "w"), encoding="utf-8-sig", newline="")
 
 
 async def write_csv_zip(
     report: Report, lists: ReportLists, out: BinaryIO | Path, locale: str = SOURCE_LOCALE,
     *, tz: ZoneInfo = DEFAULT_TZ,
 ) -> None:
-    """A zip with one UTF-8-with-BOM CSV per sheet (Excel reads the BOM as UTF-8)."""
-    with translation(locale), zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        sheets = _sheets(report, lists, tz)
-        try:
-            for sheet in sheets:
-                with io.TextIOWrapper(zf.open(f"{sheet.title}.csv", "w"), encoding="utf-8-sig",
-                                      newline="") as text:
-                    await _write_csv_sheet(sheet, text)
-        finally:
-            await _close(sheets)
+    """A zip with one UTF-8-with-BOM CSV per sheet (Excel reads the BOM as UTF-8), written
+    in a worker thread, a batch at a time."""
+    writer = _Writer()
+    try:
+        with translation(locale):
+            sheets = _sheets(report, lists, tz)
+            try:
+                zf = await writer.run(zipfile.ZipFile, out, "w", zipfile.ZIP_DEFLATED)
+                try:
+                    for sheet in sheets:
+                        text = await writer.run(_open_member, zf, f"{sheet.title}.csv")
+                        try:
+                            await _write_csv_sheet(writer, sheet, text)
+                        finally:
+                            await writer.run(text.close)
+                finally:
+                    await writer.run(zf.close)
+            finally:
+                await _close(sheets)
+    finally:
+        writer.close()
 
 
 async def write_csv(
     report: Report, out: BinaryIO | Path, locale: str = SOURCE_LOCALE, *, tz: ZoneInfo = DEFAULT_TZ
 ) -> None:
     """The figures (the 汇总 sheet) alone as one UTF-8-with-BOM CSV."""
-    with translation(locale):
-        sheets = _sheets(report, ReportLists(), tz)
-        await _close(sheets[1:])
-        summary = sheets[0]
-        if isinstance(out, Path):
-            with out.open("w", encoding="utf-8-sig", newline="") as text:
-                await _write_csv_sheet(summary, text)
-        else:
-            text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+    writer = _Writer()
+    try:
+        with translation(locale):
+            sheets = _sheets(report, ReportLists(), tz)
+            await _close(sheets[1:])
+            summary = sheets[0]
             try:
-                await _write_csv_sheet(summary, text)
-                text.flush()
+                if isinstance(out, Path):
+                    text = await writer.run(functools.partial(out.open, "w", encoding="utf-8-sig", newline=""))
+                    try:
+                        await _write_csv_sheet(writer, summary, text)
+                    finally:
+                        await writer.run(text.close)
+                else:
+                    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+                    try:
+                        await _write_csv_sheet(writer, summary, text)
+                        await writer.run(text.flush)
+                    finally:
+                        text.detach()  # the caller owns `out`
             finally:
-                text.detach()  # the caller owns `out`
+                await summary.rows.aclose()
+    finally:
+        writer.close()
 
 
 # ----------------------------------------------------------------------------- export
@@ -469,6 +602,7 @@ async def write_export(
 async def build_export(
     session: AsyncSession, region_path: str, today: date, locale: str, fmt: Format | str,
     *, tz: ZoneInfo = DEFAULT_TZ, out: Path | None = None,
+    on_wait: Callable[[], Awaitable[Any]] | None = None,
 ) -> tuple[str, Path]:
     """Compute the report of `region_path` (the caller checked the admin's scope) and write
     it as `fmt`: 'xlsx' (the workbook) or 'csv' / 'zip' (a zip holding one CSV per sheet),
@@ -476,12 +610,26 @@ async def build_export(
     (the file name to show, the path).
 
     `tz` turns the flag times (stored in UTC) into local times: pass `settings.tz`.
-    Raises bot.reports.figures.RegionNotFound for an unknown region, ValueError for an
-    unknown format; a partly written file is removed.
+    One export runs at a time per process: while another one runs, `on_wait()` is awaited
+    (e.g. to tell the user) and this one waits for its turn, holding no database
+    transaction of its own (commit before calling). Raises
+    bot.reports.figures.RegionNotFound for an unknown region, ValueError for an unknown
+    format; a partly written file is removed.
     """
     output = OUTPUT_OF_FORMAT.get(fmt)
     if output is None:
         raise ValueError(f"unknown export format {fmt!r}")
+    slot = _export_slot()
+    if slot.locked() and on_wait is not None:
+        await on_wait()
+    async with slot:
+        return await _build_export(session, region_path, today, locale, output, tz, out)
+
+
+async def _build_export(
+    session: AsyncSession, region_path: str, today: date, locale: str, output: Output, tz: ZoneInfo,
+    out: Path | None,
+) -> tuple[str, Path]:
     report = await build_report(session, region_path, today)
     filename = export_filename(report, output)
     if out is None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import threading
 import zipfile
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,13 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
+import handlers.reports as reports_handlers
 from bot.cli import main_group
 from bot.reports import export
+from bot.reports import service as reports_service
 from bot.reports.export import (
     ReportLists,
     build_export,
@@ -36,10 +41,12 @@ from bot.reports.export import (
 from bot.reports.figures import RegionNotFound, build_report
 from storage.db import create_engine, create_sessionmaker
 from storage.enums import HouseholdStatus, Role, VisitConfirmation
-from storage.models import Account, Cadre, Household, Milestone, Pairing, Region, Visit
+from storage.models import Account, Cadre, Household, Milestone, Pairing, Region, Visit, utcnow
 from storage.repositories.report_lists import ReportListRepository
+from tests.e2e.conftest import app, emulator, policy, shipped_policy, tg  # noqa: F401
 from tests.reports.conftest import (
     COUNTY_A,
+    COUNTY_A_ADMIN_USER,
     COUNTY_B,
     EMPTY_VILLAGE,
     PERIOD_START,
@@ -311,6 +318,9 @@ async def test_headers_follow_the_locale(session, people, tmp_path) -> None:
     header, _ = _table(wb.worksheets[0])
     assert "Not yet lifted" in header  # 未脱贫, translated in the catalogs
     assert len(wb.sheetnames) == len(SHEETS)
+    # cells translated in the writer thread (the locale travels with the context)
+    values = {v for row in wb.worksheets[3].iter_rows(min_row=2, values_only=True) for v in row}
+    assert {"Denied by the household", "Not confirmed in time"} <= values
 
 
 async def test_a_failing_list_closes_the_streams(session, people, tmp_path) -> None:
@@ -427,6 +437,8 @@ def _one_line_error(result) -> str:
 def test_cli_help() -> None:
     result = CliRunner().invoke(main_group, ["report", "--help"])
     assert result.exit_code == 0 and "--region" in result.output
+    text = " ".join(result.output.split())  # click wraps the help
+    assert "As-of day for what counts as overdue" in text and "statuses and completions are today's" in text
 
 
 def test_cli_writes_the_workbook_and_the_csvs(cli_db: str, out_dir: Path) -> None:
@@ -495,3 +507,285 @@ def test_cli_failure_while_writing_leaves_nothing(cli_db: str, out_dir: Path, mo
     assert "No space left" in line
     assert Path("x.xlsx").read_bytes() == b"the previous report"  # untouched
     assert [p.name for p in out_dir.iterdir()] == ["x.xlsx"]
+
+
+# ----------------------------------------------------------------------------- off the loop, one at a time
+
+
+async def test_the_workbook_is_written_in_a_worker_thread(session, people, tmp_path, monkeypatch) -> None:
+    """openpyxl's work (cells, rows, save) never runs on the event loop's thread."""
+    threads: set[int] = set()
+    real_cell = export._xlsx_cell
+
+    def recording_cell(*args, **kwargs):
+        threads.add(threading.get_ident())
+        return real_cell(*args, **kwargs)
+
+    monkeypatch.setattr(export, "_xlsx_cell", recording_cell)
+    _, wb = await _workbook(session, PROVINCE, tmp_path)
+    assert threads and threading.get_ident() not in threads
+    assert len(threads) == 1  # one writer thread per export, in order
+    assert wb.sheetnames == SHEETS
+
+
+async def test_the_csv_zip_is_written_in_a_worker_thread(session, people, tmp_path, monkeypatch) -> None:
+    threads: set[int] = set()
+    real_value = export._csv_value
+
+    def recording_value(*args, **kwargs):
+        threads.add(threading.get_ident())
+        return real_value(*args, **kwargs)
+
+    monkeypatch.setattr(export, "_csv_value", recording_value)
+    _, path = await build_export(session, COUNTY_A, TODAY, "zh_Hans", "csv", out=tmp_path / "out.zip")
+    assert threads and threading.get_ident() not in threads
+    assert zipfile.ZipFile(path).namelist() == [f"{title}.csv" for title in SHEETS]
+
+
+async def test_lists_longer_than_a_batch_are_written_whole(session, people, tmp_path, monkeypatch) -> None:
+    """Batches of 2 rows: every row still arrives once, in order, the last one of 汇总 bold."""
+    monkeypatch.setattr(export, "BATCH_ROWS", 2)
+    _, small = await _workbook(session, COUNTY_A, tmp_path)
+    expected = await _direct_lists(session, COUNTY_A)
+    for title, key in (("逾期走访", "户编号"), ("逾期事项", "户编号"), ("存疑走访", "户编号"), ("干部包户", "干部编号")):
+        header, body = _table(small[title])
+        assert Counter(row[header.index(key)] for row in body) == expected[title], title
+    ws = small["汇总"]
+    assert all(c.font.b for c in ws[ws.max_row]) and ws.cell(row=ws.max_row, column=1).value == "合计"
+    assert not any(c.font.b for c in ws[2])
+
+
+async def test_a_cancelled_export_waits_for_the_writer_step_then_cleans_up(
+    session, people, tmp_path, monkeypatch
+) -> None:
+    """Cancelling the export while the writer thread appends a batch: the clean-up (the
+    workbook's spilled rows, the partial file) runs only after that step has finished."""
+    loop = asyncio.get_running_loop()
+    inside, go = asyncio.Event(), threading.Event()
+    order: list[str] = []
+    real_append, real_discard = export._append_rows, export._discard
+
+    def slow_append(*args):
+        if not order:
+            order.append("step started")
+            loop.call_soon_threadsafe(inside.set)
+            go.wait(timeout=30)
+        result = real_append(*args)
+        if order == ["step started"]:
+            order.append("step done")
+        return result
+
+    def discard(wb) -> None:
+        order.append("discard")
+        real_discard(wb)
+
+    monkeypatch.setattr(export, "_append_rows", slow_append)
+    monkeypatch.setattr(export, "_discard", discard)
+    task = asyncio.create_task(build_export(session, COUNTY_A, TODAY, "zh_Hans", "xlsx", out=tmp_path / "x.xlsx"))
+    await inside.wait()
+    task.cancel()
+    go.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert order == ["step started", "step done", "discard"]
+    assert not (tmp_path / "x.xlsx").exists()
+    assert await session.scalar(select(func.count()).select_from(Household)) > 0  # cursors closed
+
+
+class _Gate:
+    """Wraps `export.write_export`: the first call stops inside until `release` is set."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.events: list[str] = []
+        self.first_inside = asyncio.Event()
+        self.release = asyncio.Event()
+        self.fail_first = fail_first
+        self.real = export.write_export
+
+    async def __call__(self, session, report, out, locale, output, *, tz):
+        self.events.append(f"start {report.name}")
+        if len(self.events) == 1:
+            self.first_inside.set()
+            await self.release.wait()
+            if self.fail_first:
+                raise OSError(28, "No space left on device")
+        await self.real(session, report, out, locale, output, tz=tz)
+        self.events.append(f"end {report.name}")
+
+
+async def test_two_exports_run_one_after_the_other(sessionmaker, people, tmp_path, monkeypatch) -> None:
+    gate = _Gate()
+    monkeypatch.setattr(export, "write_export", gate)
+    waited = asyncio.Event()
+
+    async def on_wait() -> None:
+        waited.set()
+
+    async with sessionmaker() as s1, sessionmaker() as s2:
+        first = asyncio.create_task(build_export(s1, COUNTY_A, TODAY, "zh_Hans", "xlsx", out=tmp_path / "a.xlsx"))
+        await gate.first_inside.wait()
+        second = asyncio.create_task(build_export(s2, COUNTY_B, TODAY, "zh_Hans", "xlsx", out=tmp_path / "b.xlsx",
+                                                  on_wait=on_wait))
+        await waited.wait()  # the second one is told it waits ...
+        assert gate.events == ["start 甲县"]  # ... and has not started
+        gate.release.set()
+        (name_a, path_a), (name_b, path_b) = await asyncio.gather(first, second)
+    assert gate.events == ["start 甲县", "end 甲县", "start 乙县", "end 乙县"]
+    assert load_workbook(path_a).sheetnames == SHEETS and load_workbook(path_b).sheetnames == SHEETS
+    assert "甲县" in name_a and "乙县" in name_b
+
+
+async def test_a_failed_or_cancelled_export_frees_the_slot(sessionmaker, people, tmp_path, monkeypatch) -> None:
+    gate = _Gate(fail_first=True)
+    monkeypatch.setattr(export, "write_export", gate)
+    waits: list[str] = []
+    third_waits = asyncio.Event()
+
+    async def on_wait(name: str):
+        async def told() -> None:
+            waits.append(name)
+            if name == "third":
+                third_waits.set()
+        return told
+
+    async with sessionmaker() as s1, sessionmaker() as s2, sessionmaker() as s3:
+        first = asyncio.create_task(build_export(s1, COUNTY_A, TODAY, "zh_Hans", "xlsx", out=tmp_path / "a.xlsx"))
+        await gate.first_inside.wait()
+        # a waiting export that is given up on (the update's task cancelled) leaves no trace
+        second = asyncio.create_task(build_export(s2, COUNTY_B, TODAY, "zh_Hans", "xlsx", out=tmp_path / "b.xlsx",
+                                                  on_wait=await on_wait("second")))
+        third = asyncio.create_task(build_export(s3, COUNTY_B, TODAY, "zh_Hans", "csv", out=tmp_path / "c.zip",
+                                                 on_wait=await on_wait("third")))
+        await third_waits.wait()
+        second.cancel()
+        gate.release.set()
+        with pytest.raises(OSError):
+            await first
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        name, path = await third
+    assert waits == ["second", "third"]
+    assert gate.events == ["start 甲县", "start 乙县", "end 乙县"]
+    assert not (tmp_path / "a.xlsx").exists() and not (tmp_path / "b.xlsx").exists()
+    assert name.endswith(".zip") and zipfile.is_zipfile(path)
+    # and the slot is free again: no waiting now
+    async with sessionmaker() as s4:
+        _, again = await build_export(s4, COUNTY_A, TODAY, "zh_Hans", "xlsx", out=tmp_path / "d.xlsx",
+                                      on_wait=await on_wait("fourth"))
+    assert waits == ["second", "third"] and load_workbook(again).sheetnames == SHEETS
+
+
+# ----------------------------------------------------------------------------- the chat
+
+
+class _LockProbe:
+    """A Bot API request middleware: each time the bot sends a chat action, a photo, a
+    document or a message, another connection writes the admin's account row without ever
+    waiting for a lock and records 'ok' or the error, with whether the handler's session
+    (`session`, when known) is inside a transaction. A handler whose transaction still holds
+    the account touch (last_seen_at) makes the write fail at once: SQLite's write lock (busy
+    timeout 0), PostgreSQL's row lock (FOR UPDATE NOWAIT)."""
+
+    METHODS = ("sendChatAction", "sendPhoto", "sendDocument", "sendMessage")
+
+    def __init__(self, db_url: str, telegram_user_id: int) -> None:
+        connect_args = {"timeout": 0} if db_url.startswith("sqlite") else {}
+        self.engine = create_async_engine(db_url, connect_args=connect_args)
+        self.user = telegram_user_id
+        self.results: list[tuple[str, str]] = []
+        self.session = None  # the handler's, once it called the report service
+
+    def in_transaction(self) -> bool | None:
+        return None if self.session is None else self.session.in_transaction()
+
+    async def __call__(self, make_request, bot, method):
+        name = getattr(method, "__api_method__", "")
+        if name in self.METHODS:
+            self.results.append((name, await self.write(), self.in_transaction()))
+        return await make_request(bot, method)
+
+    async def write(self) -> str:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(select(Account.id).where(Account.telegram_user_id == self.user)
+                                   .with_for_update(nowait=True))
+                await conn.execute(update(Account).where(Account.telegram_user_id == self.user)
+                                   .values(last_seen_at=utcnow()))
+        except DBAPIError as exc:
+            return f"locked: {type(exc.orig).__name__}"
+        return "ok"
+
+
+async def _age_last_seen(sessionmaker, telegram_user_id: int) -> None:
+    """An old last_seen_at, so that the next update's account touch writes the row."""
+    async with sessionmaker() as s:
+        await s.execute(update(Account).where(Account.telegram_user_id == telegram_user_id)
+                        .values(last_seen_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        await s.commit()
+
+
+async def test_the_chat_holds_no_transaction_while_rendering_or_uploading(
+    app, tg, people, sessionmaker, db_url, monkeypatch  # noqa: F811
+) -> None:
+    """/export and /report: the account touch is committed before the slow work, and no
+    transaction (no lock, no pooled connection) is held while the chart is drawn or the file
+    is uploaded: a second connection writes the same account row without waiting."""
+    probe = _LockProbe(db_url, COUNTY_A_ADMIN_USER)
+    app.bot.session.middleware(probe)
+    real_view, real_export, real_chart = reports_service.report_view, reports_handlers.build_export, \
+        reports_handlers.render_chart_async
+    chart_checks: list[tuple[str, bool | None]] = []
+
+    async def report_view(session, *args, **kwargs):
+        probe.session = session
+        return await real_view(session, *args, **kwargs)
+
+    async def build(session, *args, **kwargs):
+        probe.session = session
+        return await real_export(session, *args, **kwargs)
+
+    async def chart(*args, **kwargs):
+        chart_checks.append((await probe.write(), probe.in_transaction()))
+        return await real_chart(*args, **kwargs)
+
+    monkeypatch.setattr(reports_service, "report_view", report_view)
+    monkeypatch.setattr(reports_handlers, "build_export", build)
+    monkeypatch.setattr(reports_handlers, "render_chart_async", chart)
+    try:
+        await tg.add_user(COUNTY_A_ADMIN_USER, first_name="甲县管理员", language_code="zh-hans")
+
+        await _age_last_seen(sessionmaker, COUNTY_A_ADMIN_USER)
+        [document] = await tg.ask(COUNTY_A_ADMIN_USER, "/export")
+        assert document.get("document"), document
+        assert probe.results == [("sendChatAction", "ok", None), ("sendDocument", "ok", False)]
+
+        probe.results.clear()
+        probe.session = None
+        await _age_last_seen(sessionmaker, COUNTY_A_ADMIN_USER)
+        [photo] = await tg.ask(COUNTY_A_ADMIN_USER, "/report")
+        assert photo.get("photo"), photo
+        assert chart_checks == [("ok", False)]
+        assert probe.results == [("sendChatAction", "ok", None), ("sendPhoto", "ok", False)]
+
+        # the touch itself was committed, not lost with the early commits
+        async with sessionmaker() as s:
+            seen = await s.scalar(select(Account.last_seen_at).where(Account.telegram_user_id == COUNTY_A_ADMIN_USER))
+        assert seen.year > 2020
+    finally:
+        await probe.engine.dispose()
+
+
+async def test_an_export_behind_another_one_is_told_to_wait(app, tg, people) -> None:  # noqa: F811
+    await tg.add_user(COUNTY_A_ADMIN_USER, first_name="甲县管理员", language_code="zh-hans")
+    slot = export._export_slot()  # the bot runs on this test's event loop
+    await slot.acquire()  # another export is being written
+    try:
+        [notice] = await tg.ask(COUNTY_A_ADMIN_USER, "/export csv")
+        assert "另一份报表正在生成" in notice["text"], notice
+        assert not notice.get("document")
+    finally:
+        slot.release()
+    [document] = await tg.wait_replies(COUNTY_A_ADMIN_USER, after_seq=notice["seq"], count=1)
+    name = document["document"]["file_name"]
+    assert name.startswith("扶贫报表_甲县_") and name.endswith(".zip"), document
+    assert not slot.locked()
