@@ -397,7 +397,7 @@ def names_not_found_text(names: list[str]) -> str:
 
 
 def named_test_sent_text(broadcast_id: int, names: list[str]) -> str:
-    return _("测试广播 #{id} 已发给您和 {names}，稍后就会收到。确认无误后请选择正式发送的时间。").format(
+    return _("测试广播 #{id} 已发给您和 {names}：您稍后就会收到；在免打扰时段内，他们要到早上才会收到。确认无误后请选择正式发送的时间。").format(
         id=broadcast_id, names=names_text(names)
     )
 

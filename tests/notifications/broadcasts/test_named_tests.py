@@ -104,7 +104,7 @@ async def test_named_test_then_real_broadcast(app, tg, chat_people, sessionmaker
     sent = await one(tg, ADMIN_USER, f"@SOONJA_h2，{CADRE_USER} @linxian_admin, 999999 {PUBLIC_USER}、坏名字")
     [test] = await rows(sessionmaker, Broadcast)
     assert test.test_only and sorted(test.test_account_ids) == sorted([ids[H2_USER], ids[CADRE_USER]])
-    assert sent["text"].startswith(f"测试广播 #{test.id} 已发给您和 @soonja_h2、{CADRE_USER}，稍后就会收到。")
+    assert sent["text"].startswith(f"测试广播 #{test.id} 已发给您和 @soonja_h2、{CADRE_USER}：您稍后就会收到")
     assert sent["text"].endswith(
         f"以下账号在您的管辖范围内未找到：@linxian_admin、999999、{PUBLIC_USER}、坏名字")
     assert "立即发送" in labels(sent)  # back at the time step
