@@ -58,7 +58,7 @@ from storage.repositories.broadcasts import (
     audience_select,
     test_select,
 )
-from storage.repositories.regions import PROVINCE_NAME, SEPARATOR, normalize_path
+from storage.repositories.regions import PROVINCE_NAME, normalize_path, within
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,6 @@ def text_problem(visible_length: int, has_media: bool) -> int | None:
     """The limit a text breaks (4096, or 1024 as a caption), or None when it fits."""
     limit = CAPTION_MAX if has_media else TEXT_MAX
     return limit if visible_length > limit else None
-
-
-def within(path: str, scope: str) -> bool:
-    return path == scope or path.startswith(scope + SEPARATOR)
 
 
 def release_time(moment: datetime, quiet_hours: str, tz: ZoneInfo) -> datetime:
